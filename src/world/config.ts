@@ -21,7 +21,13 @@ const range = (lo: number, hi: number) =>
     .default([lo, hi])
     .describe("[min, max]");
 
-const SplitSchema = (scenes: number, creatures: number, biased: boolean, priorBreakingShare: number) =>
+const SplitSchema = (
+  scenes: number,
+  creatures: number,
+  biased: boolean,
+  priorBreakingShare: number,
+  existenceQuestions?: number,
+) =>
   z
     .object({
       scenes: z.number().int().min(0).default(scenes).describe("scene images in this split"),
@@ -31,6 +37,10 @@ const SplitSchema = (scenes: number, creatures: number, biased: boolean, priorBr
         .default(priorBreakingShare)
         .describe("share of scenes that hold an anchor without its partner (only when not biased)"),
       questionsPerImage: z.number().int().min(0).optional().describe("overrides language.questionsPerImage"),
+      existenceQuestions: (existenceQuestions === undefined
+        ? z.number().int().min(0).optional()
+        : z.number().int().min(0).default(existenceQuestions)
+      ).describe("overrides language.existenceQuestions"),
     })
     .strict()
     .prefault({});
@@ -121,6 +131,14 @@ export const WorldConfigSchema = z
       .object({
         synonymRate: fraction.default(0.15).describe("chance an object word is replaced by a synonym"),
         questionsPerImage: z.number().int().min(0).default(4),
+        existenceQuestions: z
+          .number()
+          .int()
+          .min(0)
+          .default(2)
+          .describe(
+            "plain 'Is there a <object>?' questions per scene (half present, half absent), added to the question set",
+          ),
         kWeights: z
           .array(z.number().min(0))
           .length(4)
@@ -143,8 +161,9 @@ export const WorldConfigSchema = z
         pretraining: SplitSchema(20000, 2000, true, 0),
         instruction: SplitSchema(8000, 2000, true, 0),
         pool: SplitSchema(4000, 2000, true, 0),
-        validation: SplitSchema(1000, 500, false, 0.5),
-        test: SplitSchema(2000, 1000, false, 0.5),
+        // The held-out splits keep COMPACT's question mix: POPE asks existence questions itself.
+        validation: SplitSchema(1000, 500, false, 0.5, 0),
+        test: SplitSchema(2000, 1000, false, 0.5, 0),
       })
       .strict()
       .prefault({}),

@@ -3,10 +3,10 @@
 // sets for an image, and the language of creature images (captions, descriptions, questions).
 import { capabilitySets, composeQuestion } from "./compose.js";
 import { type CreatureImage, concept, SPECIES, species } from "./creatures.js";
-import type { Capability, Question } from "./questions.js";
+import { type Capability, type Program, printQuestion, type Question } from "./questions.js";
 import type { Rng } from "./rng.js";
 import { column, row, type Scene, type SceneObject } from "./scene.js";
-import { CELL_PHRASES, NUMBER_WORDS, plural, SCENE_PHRASES, SYNONYMS } from "./vocabulary.js";
+import { CELL_PHRASES, NUMBER_WORDS, plural, SCENE_PHRASES, type Shape, SYNONYMS } from "./vocabulary.js";
 
 export interface TextOptions {
   /** Chance that an object word is replaced by a synonym. */
@@ -138,6 +138,35 @@ export function questionSet(scene: Scene, rng: Rng, options: QuestionSetOptions)
       out.push(question);
       break;
     }
+  }
+  return out;
+}
+
+/**
+ * Plain existence questions about single objects ("Is there a star in the image?", POPE's form
+ * among other phrasings), alternating present and absent objects from a random start. Absent
+ * objects are drawn uniformly from the shapes not in the scene, never by co-occurrence, so the
+ * instruction data teaches the question without teaching the adversarial negatives: the
+ * co-occurrence prior the base learns from the scenes themselves is left in place.
+ */
+export function existenceQuestions(
+  scene: Scene,
+  rng: Rng,
+  options: { count: number; shapes: readonly Shape[]; synonymRate: number },
+): Question[] {
+  const present = [...new Set(scene.objects.map((o) => o.shape))];
+  const absent = options.shapes.filter((s) => !present.includes(s));
+  const out: Question[] = [];
+  const asked = new Set<Shape>();
+  let yes = rng.bernoulli(0.5);
+  for (let q = 0; q < options.count; q++, yes = !yes) {
+    const pool = (yes ? present : absent).filter((s) => !asked.has(s));
+    if (!pool.length) continue;
+    const shape = rng.pick(pool);
+    asked.add(shape);
+    const program: Program = { op: "exists", filter: { target: "object", atoms: [{ kind: "noun", shape }] } };
+    const question = printQuestion(program, { rng, synonymRate: options.synonymRate });
+    out.push({ question, answer: yes ? "yes" : "no", capabilities: ["object_recognition"], k: 1, program });
   }
   return out;
 }

@@ -13,6 +13,7 @@ import {
   creatureDescription,
   creatureQuestions,
   describe,
+  existenceQuestions,
   questionSet,
 } from "./language.js";
 import type { Question } from "./questions.js";
@@ -106,6 +107,16 @@ export function sceneRecord(config: WorldConfig, split: SplitName, index: number
       kWeights: config.language.kWeights,
       synonymRate,
     });
+    const existence = config.splits[split].existenceQuestions ?? config.language.existenceQuestions;
+    if (existence > 0) {
+      record.questions.push(
+        ...existenceQuestions(scene, rng.fork("existence"), {
+          count: existence,
+          shapes: config.objects.shapes,
+          synonymRate,
+        }),
+      );
+    }
   }
   return record;
 }

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { capabilitySets, composeQuestion } from "../../src/world/compose.js";
 import { parseWorldConfig } from "../../src/world/config.js";
 import { questionSet } from "../../src/world/language.js";
+import { sceneRecord } from "../../src/world/splits.js";
 import { CAPABILITIES, type Program, type Question, type Ref } from "../../src/world/questions.js";
 import { Rng } from "../../src/world/rng.js";
 import { type Scene, sampleScene } from "../../src/world/scene.js";
@@ -275,4 +276,34 @@ test("composeQuestion rejects unknown capabilities with the allowed list", () =>
     () => composeQuestion(scene, ["colour" as never], new Rng(1)),
     /unknown capability 'colour'.*scene_understanding/,
   );
+});
+
+test("existence questions: half about present objects, half about absent ones, only where configured", () => {
+  const config = parseWorldConfig({});
+  let yes = 0;
+  let no = 0;
+  for (let i = 0; i < 200; i++) {
+    const record = sceneRecord(config, "instruction", i);
+    const present = new Set(record.scene.objects.map((o) => o.shape));
+    // The extra questions come last, after the COMPACT question set.
+    const extra = record.questions!.slice(-2);
+    for (const q of extra) {
+      assert.match(q.question, /^(Is there|Can you see|Does the image show) an? [a-z]+( in the image)?\?$/);
+      if (q.program.op !== "exists" || q.program.filter.atoms[0].kind !== "noun") continue;
+      const shape = q.program.filter.atoms[0].shape;
+      assert.equal(q.answer, present.has(shape) ? "yes" : "no", q.question);
+      assert.deepEqual(q.capabilities, ["object_recognition"]);
+      if (q.answer === "yes") yes++;
+      else no++;
+    }
+  }
+  assert.equal(yes + no, 400);
+  assert.ok(Math.abs(yes - no) <= 20, `yes ${yes} vs no ${no}`);
+  // Held-out splits keep COMPACT's mix: no extra existence questions there.
+  for (let i = 0; i < 50; i++) {
+    const record = sceneRecord(config, "validation", i);
+    assert.ok(record.questions!.length <= config.language.questionsPerImage);
+  }
+  const none = parseWorldConfig({ language: { existenceQuestions: 0 } });
+  assert.ok(sceneRecord(none, "instruction", 0).questions!.length <= none.language.questionsPerImage);
 });
