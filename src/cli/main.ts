@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { getNumThreads, torchVersion } from "../engine/index.js";
 import { registerEval } from "./commands/eval.js";
+import { registerExport } from "./commands/export.js";
 import { registerPretrain } from "./commands/pretrain.js";
 import { registerServe } from "./commands/serve.js";
 import { registerWorld } from "./commands/world.js";
@@ -49,6 +50,8 @@ registerWorld(program);
 registerPretrain(program);
 
 registerEval(program);
+
+registerExport(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`selfsynth: ${error instanceof Error ? error.message : String(error)}`);
