@@ -5,6 +5,7 @@ import { getNumThreads, torchVersion } from "../engine/index.js";
 import { registerEval } from "./commands/eval.js";
 import { registerExport } from "./commands/export.js";
 import { registerPretrain } from "./commands/pretrain.js";
+import { registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
 import { registerWorld } from "./commands/world.js";
 import { nonNegativeInt, positiveInt } from "./options.js";
@@ -52,6 +53,8 @@ registerPretrain(program);
 registerEval(program);
 
 registerExport(program);
+
+registerRun(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`selfsynth: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,0 +1,93 @@
+// `selfsynth run <recipe> [--out DIR] [--seed N] [--profile NAME] [--threads N]`: runs (or
+// resumes) a recipe (src/run), then prints the run folder and a table of the report's metrics.
+// Ctrl-C stops at the next step boundary or batch; a rerun picks up from there.
+import type { Command } from "commander";
+import type { Report, RunDeps, RunOutcome, RunRecipeOptions } from "../../run/index.js";
+import { nonNegativeInt, positiveInt } from "../options.js";
+
+export interface RunCommandDeps {
+  /** Registers the stage kinds recipes may name (default: every method's). */
+  registerKinds?: () => void | Promise<void>;
+  /** Replaces parts of the runner (tests: a fake model). */
+  runner?: Partial<RunDeps>;
+  print?: (line: string) => void;
+}
+
+/** The stage kinds of the methods in src/methods; each method adds its registration here. */
+async function registerBuiltinStageKinds(): Promise<void> {}
+
+interface RunOptions {
+  out?: string;
+  seed?: number;
+  profile?: string;
+  threads?: number;
+}
+
+export function registerRun(program: Command, deps: RunCommandDeps = {}): Command {
+  return program
+    .command("run")
+    .description("run a recipe (resumable: rerun the same command after a stop); prints the report's metrics")
+    .argument("<recipe>", "recipe YAML (see src/run/recipe.ts)")
+    .option("--out <dir>", "run folder (default runs/<name>[-<profile>]-seed<seed>)")
+    .option("--seed <n>", "override the recipe's seed", nonNegativeInt)
+    .option("--profile <name>", "merge the recipe's profile of this name (e.g. quick)")
+    .option("--threads <n>", "override the recipe's libtorch threads", positiveInt)
+    .action(async (recipePath: string, options: RunOptions) => {
+      const outcome = await runCommand(recipePath, options, deps);
+      const print = deps.print ?? console.log;
+      print(`run folder: ${outcome.runDir}`);
+      for (const line of formatReportTable(outcome.report)) print(line);
+    });
+}
+
+async function runCommand(recipePath: string, options: RunOptions, deps: RunCommandDeps): Promise<RunOutcome> {
+  await (deps.registerKinds ?? registerBuiltinStageKinds)();
+  const { runRecipe } = await import("../../run/index.js");
+  const controller = new AbortController();
+  const onSigint = () => {
+    process.stderr.write("\nstopping at the next step (Ctrl-C again to quit at once)\n");
+    controller.abort(new Error("stopped by Ctrl-C; rerun the same command to resume"));
+    process.once("SIGINT", () => process.exit(130));
+  };
+  process.once("SIGINT", onSigint);
+  try {
+    const run: RunRecipeOptions = { recipePath, ...options, signal: controller.signal, deps: deps.runner };
+    return await runRecipe(run);
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+  }
+}
+
+/**
+ * The report as a table: one row per bench and top-level numeric metric, one column per round
+ * (breakdowns such as by_capability stay in report.json).
+ */
+export function formatReportTable(report: Report): string[] {
+  if (report.rounds.length === 0) return ["(no rounds evaluated)"];
+  const rows: string[][] = [["metric", ...report.rounds.map((r) => r.name)]];
+  const keys: [string, string][] = [];
+  for (const round of report.rounds) {
+    for (const [bench, metrics] of Object.entries(round.metrics)) {
+      for (const [metric, value] of Object.entries(metrics)) {
+        if (typeof value === "number" && !keys.some(([b, m]) => b === bench && m === metric))
+          keys.push([bench, metric]);
+      }
+    }
+  }
+  for (const [bench, metric] of keys) {
+    rows.push([
+      `${bench} ${metric}`,
+      ...report.rounds.map((r) => {
+        const v = r.metrics[bench]?.[metric];
+        return typeof v === "number" ? v.toFixed(4) : "-";
+      }),
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))
+      .join("  ")
+      .trimEnd(),
+  );
+}

@@ -1,0 +1,333 @@
+// runRecipe: one run of a recipe, resumable at any point. The run folder holds
+//
+//   config.resolved.json   the validated recipe (profile merged, overrides applied)
+//   manifest.json          versions, seeds, sha256 of the recipe, the input model and (at the end) the outputs
+//   run.log                every log line, appended
+//   stages/<name>/         what the stage writes; steps/<step>.json per finished step; stage.json when done
+//   eval/<round>/          per bench: records and results (src/eval/runner.ts)
+//   report.json            {"rounds": [{"name": "base", "model": ..., "metrics": {"<bench>": {...}}}, ...]}
+//
+// Order: check the config against a stored one, hash the input model, make sure the world splits
+// exist, evaluate the base model, then each stage in turn (skipped when its stage.json is there),
+// evaluating its output model when it asks for it; the report is rewritten after every round.
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import type { VisionLanguageModel } from "../backends/types.js";
+import type { Metrics } from "../eval/types.js";
+import { loadWorldBench } from "../eval/world-benches.js";
+import type { SplitName } from "../world/config.js";
+import { hashFiles, readJsonIfExists, writeJsonAtomic } from "./atomic.js";
+import { makeStageContext } from "./context.js";
+import { evaluateRound, type LoadBench } from "./eval.js";
+import { checkSameConfig, checkSameInputs, type Manifest, selfsynthVersion } from "./manifest.js";
+import { ProgressReporter } from "./progress.js";
+import { BASE_ROUND, defaultRunDir, loadRecipe, type Recipe, stageSeed } from "./recipe.js";
+import { getStageKind, type StageConfig, type StageResult } from "./stage-kind.js";
+import { ensureWorld, evalSplits, type WorldState } from "./world.js";
+
+export interface Round {
+  name: string;
+  model: string;
+  metrics: Record<string, Metrics>;
+}
+
+export interface Report {
+  rounds: Round[];
+}
+
+/** What the runner reaches outside itself; tests replace these. */
+export interface RunDeps {
+  openModel(dir: string): Promise<VisionLanguageModel>;
+  loadBench: LoadBench;
+  /** libtorch's version and thread setting (imported lazily: loading the engine loads libtorch). */
+  engine(): Promise<{ torchVersion(): string; setNumThreads(n: number): void }>;
+  reporter: ProgressReporter;
+}
+
+function defaultDeps(): RunDeps {
+  return {
+    async openModel(dir) {
+      const { createBackend } = await import("../backends/index.js");
+      return createBackend({ kind: "embedded", modelDir: dir });
+    },
+    async loadBench(name, worldDir, split) {
+      const { bench, items } = loadWorldBench(name, worldDir, { split });
+      return { bench, items };
+    },
+    engine: () => import("../engine/index.js"),
+    reporter: new ProgressReporter({ tty: process.stderr.isTTY === true, write: (t) => process.stderr.write(t) }),
+  };
+}
+
+export interface RunRecipeOptions {
+  recipePath: string;
+  /** The run folder (default runs/<name>[-<profile>]-seed<seed>). */
+  out?: string;
+  seed?: number;
+  profile?: string;
+  threads?: number;
+  signal?: AbortSignal;
+  deps?: Partial<RunDeps>;
+}
+
+export interface RunOutcome {
+  runDir: string;
+  report: Report;
+}
+
+interface StoredStage extends StageResult {
+  name: string;
+  type: string;
+  seed: number;
+  seconds: number;
+  finishedAt: string;
+}
+
+/** Runs (or resumes) a recipe; resolves with the run folder and the report. */
+export async function runRecipe(options: RunRecipeOptions): Promise<RunOutcome> {
+  const deps: RunDeps = { ...defaultDeps(), ...options.deps };
+  const signal = options.signal ?? new AbortController().signal;
+  const { recipe, sha256 } = loadRecipe(options.recipePath, options);
+  const runDir = options.out ?? defaultRunDir(recipe);
+  mkdirSync(runDir, { recursive: true });
+  const unlock = lockRun(runDir);
+  try {
+    return await run(recipe, sha256, runDir, options.recipePath, deps, signal);
+  } finally {
+    unlock();
+  }
+}
+
+/** What every part of one run shares. */
+interface RunState {
+  recipe: Recipe;
+  runDir: string;
+  deps: RunDeps;
+  signal: AbortSignal;
+  log(line: string): void;
+}
+
+async function run(
+  recipe: Recipe,
+  recipeSha: string,
+  runDir: string,
+  recipePath: string,
+  deps: RunDeps,
+  signal: AbortSignal,
+): Promise<RunOutcome> {
+  const logPath = join(runDir, "run.log");
+  const log = (line: string) => {
+    deps.reporter.log(line);
+    appendFileSync(logPath, `${new Date().toISOString()} ${line}\n`);
+  };
+  const state: RunState = { recipe, runDir, deps, signal, log };
+  const { manifest, world } = await prepare(state, recipePath, recipeSha);
+
+  const report: Report = { rounds: [] };
+  const loadBench = cachedLoadBench(deps.loadBench);
+  const evaluate = async (name: string, model: string) => {
+    if (recipe.eval.benches.length === 0) return;
+    const metrics = await evaluateRound({
+      round: name,
+      model,
+      outDir: join(runDir, "eval", name),
+      config: recipe.eval,
+      worldDir: recipe.world.dir,
+      openModel: deps.openModel,
+      loadBench,
+      reporter: deps.reporter,
+      log,
+      signal,
+    });
+    report.rounds.push({ name, model, metrics });
+    writeJsonAtomic(join(runDir, "report.json"), report);
+  };
+
+  await evaluate(BASE_ROUND, recipe.model);
+  let model = recipe.model;
+  const results: StoredStage[] = [];
+  for (const config of recipe.stages) {
+    signal.throwIfAborted();
+    const stored = await runStage(state, config, model, world);
+    results.push(stored);
+    model = loadedPath(runDir, stored.model);
+    if (config.evaluate ?? stored.evaluate) await evaluate(config.name, model);
+  }
+
+  for (const s of results) {
+    manifest.stages[s.name] = { type: s.type, model: s.model, files: hashFiles(join(runDir, "stages", s.name)) };
+  }
+  manifest.finishedAt = new Date().toISOString();
+  writeJsonAtomic(join(runDir, "manifest.json"), manifest);
+  writeJsonAtomic(join(runDir, "report.json"), report);
+  log(`run ${runDir}: finished`);
+  return { runDir, report };
+}
+
+/**
+ * Before any stage: the config against a stored one, the input model's hashes against the stored
+ * manifest, the world splits every stage and the evaluation need, threads; writes the manifest.
+ */
+async function prepare(
+  state: RunState,
+  recipePath: string,
+  recipeSha: string,
+): Promise<{ manifest: Manifest; world: WorldState }> {
+  const { recipe, runDir, deps, log } = state;
+  const configPath = join(runDir, "config.resolved.json");
+  const storedConfig = readJsonIfExists(configPath);
+  if (storedConfig !== undefined) checkSameConfig(runDir, storedConfig, recipe);
+  else writeJsonAtomic(configPath, recipe);
+
+  if (!existsSync(recipe.model) || !statSync(recipe.model).isDirectory()) {
+    throw new Error(`${recipePath}: model: '${recipe.model}' is not a model folder`);
+  }
+  const manifestPath = join(runDir, "manifest.json");
+  const storedManifest = readJsonIfExists<Manifest>(manifestPath);
+  const modelFiles = hashFiles(recipe.model);
+  checkSameInputs(runDir, storedManifest, modelFiles);
+
+  const splits = new Set<SplitName>(evalSplits(recipe.eval));
+  for (const s of recipe.stages) for (const split of getStageKind(s.type).needsSplits?.(s) ?? []) splits.add(split);
+  const world = await ensureWorld({
+    configPath: recipe.world.config,
+    dir: recipe.world.dir,
+    splits: [...splits],
+    reporter: deps.reporter,
+    log,
+  });
+
+  const engine = await deps.engine();
+  engine.setNumThreads(recipe.threads);
+  const manifest: Manifest = {
+    selfsynth: selfsynthVersion(),
+    libtorch: engine.torchVersion(),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    recipe: { path: recipePath, sha256: recipeSha },
+    profile: recipe.profile,
+    seed: recipe.seed,
+    threads: recipe.threads,
+    stageSeeds: Object.fromEntries(recipe.stages.map((s) => [s.name, stageSeed(recipe.seed, s.name)])),
+    world: { config: recipe.world.config, dir: recipe.world.dir, configHash: world.configHash },
+    inputs: { model: { dir: recipe.model, files: modelFiles } },
+    stages: {},
+    startedAt: storedManifest?.startedAt ?? new Date().toISOString(),
+    finishedAt: null,
+  };
+  writeJsonAtomic(manifestPath, manifest);
+  log(`run ${runDir}: ${recipe.name}${recipe.profile ? ` (profile ${recipe.profile})` : ""}, seed ${recipe.seed}`);
+  return { manifest, world };
+}
+
+/** Runs one stage from `model`, or reads its stage.json when it finished earlier. */
+async function runStage(state: RunState, config: StageConfig, model: string, world: WorldState): Promise<StoredStage> {
+  const { recipe, runDir, deps, signal, log } = state;
+  const stageDir = join(runDir, "stages", config.name);
+  const donePath = join(stageDir, "stage.json");
+  const done = readJsonIfExists<StoredStage>(donePath);
+  if (done !== undefined) {
+    log(`stage ${config.name}: finished earlier, skipped`);
+    return done;
+  }
+  mkdirSync(stageDir, { recursive: true });
+  const seed = stageSeed(recipe.seed, config.name);
+  log(`stage ${config.name} (${config.type}, seed ${seed}): from ${model}`);
+  const ctx = makeStageContext({
+    runDir,
+    stageDir,
+    name: config.name,
+    seed,
+    threads: recipe.threads,
+    profile: recipe.profile,
+    inputModel: model,
+    world: { dir: recipe.world.dir, config: world.config },
+    openModel: deps.openModel,
+    reporter: deps.reporter,
+    log: (line) => log(`[${config.name}] ${line}`),
+    signal,
+  });
+  const t0 = performance.now();
+  const result = await getStageKind(config.type).run(ctx, config);
+  const stored: StoredStage = {
+    name: config.name,
+    type: config.type,
+    seed,
+    model: storedPath(runDir, result.model),
+    evaluate: result.evaluate,
+    seconds: (performance.now() - t0) / 1000,
+    finishedAt: new Date().toISOString(),
+  };
+  writeJsonAtomic(donePath, stored);
+  log(`stage ${config.name}: done in ${stored.seconds.toFixed(1)} s, model ${result.model}`);
+  return stored;
+}
+
+/** A model path as stage.json keeps it: relative to the run folder when inside it (so the folder can move). */
+function storedPath(runDir: string, path: string): string {
+  const rel = relative(resolve(runDir), resolve(path));
+  return rel === "" || rel.startsWith(`..${sep}`) || rel === ".." || isAbsolute(rel)
+    ? resolve(path)
+    : `./${rel.split(sep).join("/")}`;
+}
+
+function loadedPath(runDir: string, stored: string): string {
+  return stored.startsWith("./") ? join(runDir, stored.slice(2)) : stored;
+}
+
+/** Items of a bench are read once per run and shared by every round. */
+function cachedLoadBench(load: LoadBench): LoadBench {
+  const memo = new Map<string, ReturnType<LoadBench>>();
+  return (name, worldDir, split) => {
+    const key = `${name}\0${worldDir}\0${split}`;
+    let p = memo.get(key);
+    if (p === undefined) {
+      p = load(name, worldDir, split);
+      memo.set(key, p);
+    }
+    return p;
+  };
+}
+
+/**
+ * One process per run folder: `<run>/.lock` holds the owner's pid. A lock whose process is gone
+ * (killed) is taken over; a live one is refused, since two runners would write the same files.
+ */
+function lockRun(runDir: string): () => void {
+  const path = join(runDir, ".lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const pid = Number(readFileSync(path, "utf8").trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new Error(`${runDir} is in use by process ${pid} (${path}); wait for it, or stop it first`);
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new Error(`cannot lock ${runDir} (${path})`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

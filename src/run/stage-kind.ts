@@ -1,0 +1,106 @@
+// Stage kinds: what a recipe's `stages[i].type` names. A method registers its kinds (a zod schema
+// for the stage's own fields, the world splits it reads, and run); the recipe schema is built
+// from the registry, so an unknown type is refused with the list of known ones. Registration is
+// explicit (nothing registers itself at import).
+import type { z } from "zod";
+import type { VisionLanguageModel } from "../backends/types.js";
+import type { SplitName, WorldConfig } from "../world/config.js";
+import type { ProgressHandle } from "./progress.js";
+
+/** Fields every stage has besides its kind's own: set by the recipe, checked by the runner. */
+export interface StageCommon {
+  name: string;
+  type: string;
+  /** Overrides the kind's choice of whether the stage's output model is evaluated. */
+  evaluate?: boolean;
+}
+
+/** A stage's validated config: its kind's fields plus the common ones. */
+export type StageConfig<S extends z.ZodObject = z.ZodObject> = z.output<S> & StageCommon;
+
+export interface StageContext {
+  runDir: string;
+  /** `<run>/stages/<name>/`: everything the stage writes goes here. */
+  stageDir: string;
+  name: string;
+  /** Derived from the run seed and the stage name (stageSeed): stable across reruns and reorderings. */
+  seed: number;
+  threads: number;
+  /** The recipe profile the run uses, or null. */
+  profile: string | null;
+  /** The model the stage starts from: the previous stage's output, or the recipe's model. */
+  inputModel: string;
+  world: { dir: string; config: WorldConfig };
+  /** Opens a model directory as a backend (the embedded one unless the runner was given another). */
+  openModel(dir: string): Promise<VisionLanguageModel>;
+  /**
+   * Runs `fn` once: when `<stageDir>/steps/<name>.json` holds a stored result, returns it without
+   * calling fn; else awaits fn and stores its result atomically. The result must survive
+   * JSON.stringify (it is what a rerun gets back). A killed stage thus resumes at its first
+   * unfinished step; work inside a step must be safe to redo (write its files atomically).
+   */
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<T>;
+  /** A progress bar (items/s, ETA); `initial` items count as already done (resumed). */
+  progress(label: string, total: number, initial?: number): ProgressHandle;
+  /** A line for the terminal and `<run>/run.log`. */
+  log(line: string): void;
+  /** Aborted on Ctrl-C; long loops should check it between items. */
+  signal: AbortSignal;
+}
+
+export interface StageResult {
+  /** The model after the stage (a folder; the input model when the stage does not train). */
+  model: string;
+  /** Whether the runner evaluates `model` as a round of the report. */
+  evaluate: boolean;
+}
+
+export interface StageKind<S extends z.ZodObject = z.ZodObject> {
+  /** The value of `type:` in a recipe. */
+  type: string;
+  /** One line for listings. */
+  description?: string;
+  /** The stage's own fields (name, type and evaluate are added by the recipe schema). */
+  schema: S;
+  /** The world splits the stage reads; the runner builds missing ones before any stage runs. */
+  needsSplits?(config: StageConfig<S>): SplitName[];
+  run(ctx: StageContext, config: StageConfig<S>): Promise<StageResult>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the registry holds kinds of every schema
+type AnyStageKind = StageKind<any>;
+
+const registry = new Map<string, AnyStageKind>();
+
+/** Identity, to infer a kind's config type from its schema at the definition. */
+export function defineStageKind<S extends z.ZodObject>(kind: StageKind<S>): StageKind<S> {
+  return kind;
+}
+
+/** Adds a kind; registering the same object twice is a no-op, another kind under a taken type is an error. */
+export function registerStageKind<S extends z.ZodObject>(kind: StageKind<S>): void {
+  if (!/^[a-z][a-z0-9-]*$/.test(kind.type)) {
+    throw new Error(`stage kind type '${kind.type}': use lower-case letters, digits and '-'`);
+  }
+  for (const reserved of ["name", "type", "evaluate"]) {
+    if (reserved in kind.schema.shape) {
+      throw new Error(`stage kind '${kind.type}': its schema must not define '${reserved}' (the recipe adds it)`);
+    }
+  }
+  const existing = registry.get(kind.type);
+  if (existing !== undefined && existing !== kind) throw new Error(`stage kind '${kind.type}' is already registered`);
+  registry.set(kind.type, kind as AnyStageKind);
+}
+
+export function getStageKind(type: string): AnyStageKind {
+  const kind = registry.get(type);
+  if (kind === undefined) {
+    throw new Error(`unknown stage type '${type}'; known types: ${[...registry.keys()].join(", ") || "(none)"}`);
+  }
+  return kind;
+}
+
+/** Registered kinds, in registration order. */
+export function stageKinds(): AnyStageKind[] {
+  return [...registry.values()];
+}
