@@ -14,7 +14,10 @@ export interface RunCommandDeps {
 }
 
 /** The stage kinds of the methods in src/methods; each method adds its registration here. */
-async function registerBuiltinStageKinds(): Promise<void> {}
+async function registerBuiltinStageKinds(): Promise<void> {
+  const { registerSticStageKinds } = await import("../../methods/stic/stages.js");
+  registerSticStageKinds();
+}
 
 interface RunOptions {
   out?: string;

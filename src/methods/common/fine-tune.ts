@@ -1,0 +1,162 @@
+// Training step of a method stage on the embedded model: read the stage's records, train the
+// input model with LoRA adapters (DPO on preference records, or SFT on SFT records or on the
+// chosen side of preference records), merge the adapters, and save the result as a model folder.
+// Checkpoints go to `<stage>/train` and a killed training resumes from the latest one.
+
+import { z } from "zod";
+import { imageInput } from "../../backends/embedded.js";
+import { readRecords } from "../../data/dataset.js";
+import { ImageStore } from "../../data/image-store.js";
+import type { PreferenceRecord, SftRecord } from "../../data/records.js";
+import type { ChatMessage } from "../../models/chat-template.js";
+import { loadVLM, saveVLM } from "../../models/vlm-io.js";
+import type { StageContext } from "../../run/stage-kind.js";
+import { type DpoExample, type DpoOptionsInput, trainDpo } from "../../train/dpo.js";
+import { type SftExample, trainSft } from "../../train/sft.js";
+import type { TrainerEvent } from "../../train/trainer.js";
+
+const LORA_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
+
+export const LoraSchema = z
+  .object({
+    r: z.number().int().min(1).default(16),
+    alpha: z.number().gt(0).default(32),
+    dropout: z.number().min(0).lt(1).default(0),
+    targetModules: z
+      .array(z.enum(LORA_MODULES))
+      .min(1)
+      .default([...LORA_MODULES]),
+  })
+  .strict();
+export type LoraOptions = z.output<typeof LoraSchema>;
+
+export const TrainSchema = z
+  .object({
+    lr: z.number().gt(0).default(1e-4),
+    epochs: z.number().int().min(1).default(1),
+    maxSteps: z.number().int().min(1).optional().describe("overrides epochs"),
+    batchSize: z.number().int().min(1).default(8),
+    gradAccumSteps: z.number().int().min(1).default(1),
+    warmupSteps: z.number().int().min(0).default(0),
+    schedule: z.enum(["cosine", "constant"]).default("cosine"),
+    weightDecay: z.number().min(0).default(0),
+    maxGradNorm: z.number().min(0).default(1),
+    saveEvery: z.number().int().min(0).default(20).describe("checkpoint every n steps, for resume"),
+  })
+  .strict();
+export type TrainOptions = z.output<typeof TrainSchema>;
+
+export type Objective = { kind: "dpo"; dpo: DpoOptionsInput } | { kind: "sft" };
+
+export interface FineTuneOptions {
+  ctx: StageContext;
+  /** The dataset folder the records' image paths are relative to. */
+  datasetRoot: string;
+  recordsPath: string;
+  objective: Objective;
+  /** null: train every weight. */
+  lora: LoraOptions | null;
+  train: TrainOptions;
+  /** Where the trained model is saved (a model folder). */
+  out: string;
+}
+
+export interface FineTuneResult {
+  steps: number;
+  examples: number;
+}
+
+async function pixelsOf(store: ImageStore, path: string, size: number): Promise<Float32Array> {
+  const bytes = store.read(path);
+  return imageInput({ bytes, mimeType: path.endsWith(".jpg") ? "image/jpeg" : "image/png" }, size, path);
+}
+
+/** One image per record: the embedded VLM reads a single image. */
+function singleImage(record: { id: string; images: string[] }): string | null {
+  if (record.images.length > 1)
+    throw new Error(`record ${record.id}: ${record.images.length} images; the embedded model takes one`);
+  return record.images[0] ?? null;
+}
+
+async function dpoExamples(records: PreferenceRecord[], store: ImageStore, size: number): Promise<DpoExample[]> {
+  const out: DpoExample[] = [];
+  for (const r of records) {
+    const path = singleImage(r);
+    out.push({
+      image: path === null ? null : await pixelsOf(store, path, size),
+      prompt: r.prompt as ChatMessage[],
+      chosen: r.chosen,
+      rejected: r.rejected,
+      ...(r.reference === undefined ? {} : { reference: r.reference }),
+    });
+  }
+  return out;
+}
+
+async function sftExamples(records: (SftRecord | PreferenceRecord)[], store: ImageStore, size: number) {
+  const out: SftExample[] = [];
+  for (const r of records) {
+    const path = singleImage(r);
+    const messages: ChatMessage[] =
+      r.kind === "sft" ? r.messages : [...r.prompt, { role: "assistant", content: r.chosen }];
+    out.push({ image: path === null ? null : await pixelsOf(store, path, size), messages });
+  }
+  return out;
+}
+
+export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult> {
+  const { ctx, objective, train } = options;
+  const { model, tokenizer } = loadVLM(ctx.inputModel);
+  try {
+    const store = new ImageStore(options.datasetRoot);
+    const size = model.config.vision.imageSize;
+    const records = readRecords(options.recordsPath, "any", { root: options.datasetRoot });
+    if (records.length === 0) throw new Error(`${options.recordsPath}: no records to train on`);
+    if (options.lora) model.addLora(options.lora);
+    const config = {
+      lr: train.lr,
+      epochs: train.epochs,
+      ...(train.maxSteps === undefined ? {} : { maxSteps: train.maxSteps }),
+      batchSize: train.batchSize,
+      gradAccumSteps: train.gradAccumSteps,
+      warmupSteps: train.warmupSteps,
+      schedule: train.schedule,
+      weightDecay: train.weightDecay,
+      maxGradNorm: train.maxGradNorm,
+      saveEvery: train.saveEvery,
+      saveTotalLimit: 2,
+      seed: ctx.seed,
+      outputDir: `${ctx.stageDir}/train`,
+    };
+    let bar: ReturnType<StageContext["progress"]> | null = null;
+    const onEvent = (e: TrainerEvent) => {
+      if (e.kind === "resume") ctx.log(`${ctx.name}: resuming training at step ${e.step}`);
+      if (e.kind !== "step") return;
+      bar ??= ctx.progress(`${ctx.name} train`, e.totalSteps, e.step - 1);
+      bar.update(e.step);
+    };
+    const trainOptions = { resume: true, onEvent, signal: ctx.signal };
+    let result: { step: number };
+    if (objective.kind === "dpo") {
+      const prefs = records.filter((r): r is PreferenceRecord => r.kind === "preference");
+      if (prefs.length !== records.length) throw new Error(`${options.recordsPath}: DPO needs preference records only`);
+      result = await trainDpo(
+        model,
+        tokenizer,
+        await dpoExamples(prefs, store, size),
+        config,
+        objective.dpo,
+        trainOptions,
+      );
+    } else {
+      result = await trainSft(model, tokenizer, await sftExamples(records, store, size), config, trainOptions);
+    }
+    (bar as ReturnType<StageContext["progress"]> | null)?.done();
+    ctx.signal.throwIfAborted();
+    model.mergeLora();
+    saveVLM(options.out, model, tokenizer, { trained_by: ctx.name });
+    return { steps: result.step, examples: records.length };
+  } finally {
+    model.dispose();
+  }
+}

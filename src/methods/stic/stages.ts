@@ -1,0 +1,192 @@
+// STIC as recipe stages (METHODS.md section 1):
+//   stic-preferences: stage 1. Preference pairs from unlabeled pool images (preferences.ts), then
+//     DPO with STIC's likelihood term on LoRA adapters, merged into the next model. With
+//     `objective: sft-chosen` the same pairs train SFT on the chosen answers only: the paper's
+//     ablation without negatives.
+//   stic-infused-sft: stage 2. The stage-1 model describes the images of an instruction subset;
+//     SFT on the questions with the description prefixed (infused.ts).
+// Each stage writes its records under `<stage>/data` (content-addressed images, JSONL records,
+// drops with reasons), resumable item by item, then trains (resumable from checkpoints).
+import { join } from "node:path";
+import { z } from "zod";
+import type { ChatImage } from "../../backends/types.js";
+import { createDataset, RecordWriter } from "../../data/dataset.js";
+import type { ImageStore } from "../../data/image-store.js";
+import { defineStageKind, registerStageKind, type StageContext } from "../../run/stage-kind.js";
+import { DpoOptionsSchema } from "../../train/dpo.js";
+import { generateInChunks } from "../common/chunked-records.js";
+import { fineTune, LoraSchema, TrainSchema } from "../common/fine-tune.js";
+import { instructionQuestions, poolItems } from "../common/world-items.js";
+import { describeImages, infusedRecords } from "./infused.js";
+import { sticPairs } from "./preferences.js";
+import { STIC_PROMPT_SETS, sticPromptSet } from "./prompts.js";
+
+const promptSetId = z
+  .enum(Object.keys(STIC_PROMPT_SETS) as [string, ...string[]])
+  .default("sceneworld")
+  .describe("sceneworld: prompts the embedded models know; paper: for instruction-following models");
+
+const GenerationSchema = z
+  .object({
+    temperature: z.number().min(0).default(0.2).describe("the released code's 0.2"),
+    maxTokens: z.number().int().min(1).default(128),
+    chunkSize: z.number().int().min(1).default(32).describe("items per backend call (and per durable write)"),
+  })
+  .strict();
+
+const storeImage = (store: ImageStore) => (image: ChatImage) => store.put(image.bytes, image.mimeType);
+
+function openData(ctx: StageContext, file: string) {
+  const root = join(ctx.stageDir, "data");
+  const store = createDataset(root);
+  return { root, store, recordsPath: join(root, file), dropsPath: join(root, "drops.jsonl") };
+}
+
+export const sticPreferences = defineStageKind({
+  type: "stic-preferences",
+  description: "STIC stage 1: description preference pairs from unlabeled images, then DPO (or SFT on chosen)",
+  schema: z.object({
+    images: z.number().int().min(1).default(1000).describe("unlabeled pool images to describe"),
+    prompts: promptSetId,
+    generation: GenerationSchema.prefault({}),
+    corruptImage: z
+      .boolean()
+      .default(true)
+      .describe("false: the released code (the corruption branch sees the clean image)"),
+    hallucinationRate: z.number().min(0).max(1).default(0.5),
+    objective: z.enum(["dpo", "sft-chosen"]).default("dpo").describe("sft-chosen: the ablation without negatives"),
+    dpo: DpoOptionsSchema.prefault({}),
+    lora: LoraSchema.prefault({}),
+    train: TrainSchema.prefault({}),
+  }),
+  needsSplits: () => ["pool"],
+  async run(ctx, config) {
+    const data = openData(ctx, "pairs.jsonl");
+    const pairs = await ctx.step("pairs", async () => {
+      const items = poolItems(ctx.world.dir, config.images, ctx.seed);
+      const backend = await ctx.openModel(ctx.inputModel);
+      const writer = RecordWriter.open(data.recordsPath, "preference", { root: data.root });
+      const bar = ctx.progress(`${ctx.name} pairs`, items.length);
+      try {
+        return await generateInChunks({
+          items,
+          chunkSize: config.generation.chunkSize,
+          writer,
+          dropsPath: data.dropsPath,
+          signal: ctx.signal,
+          onProgress: (done) => bar.update(done),
+          make: async (chunk) => {
+            const result = await sticPairs(
+              backend,
+              chunk,
+              {
+                stage: ctx.name,
+                imagePath: storeImage(data.store),
+                prompts: sticPromptSet(config.prompts),
+                temperature: config.generation.temperature,
+                maxTokens: config.generation.maxTokens,
+                chunkSize: chunk.length,
+                corruptImage: config.corruptImage,
+                hallucinationRate: config.hallucinationRate,
+              },
+              ctx.seed,
+            );
+            return { records: result.pairs, dropped: result.dropped };
+          },
+        });
+      } finally {
+        bar.done();
+        writer.close();
+        await backend.close();
+      }
+    });
+    ctx.log(`${ctx.name}: ${pairs.records} pairs; dropped ${JSON.stringify(pairs.drops)}`);
+    const out = join(ctx.stageDir, "model");
+    await ctx.step("train", () =>
+      fineTune({
+        ctx,
+        datasetRoot: data.root,
+        recordsPath: data.recordsPath,
+        objective: config.objective === "dpo" ? { kind: "dpo", dpo: config.dpo } : { kind: "sft" },
+        lora: config.lora,
+        train: config.train,
+        out,
+      }),
+    );
+    return { model: out, evaluate: true };
+  },
+});
+
+export const sticInfusedSft = defineStageKind({
+  type: "stic-infused-sft",
+  description: "STIC stage 2: SFT on instruction questions with the model's own image description prefixed",
+  schema: z.object({
+    questions: z.number().int().min(1).default(1000).describe("instruction questions (one per image)"),
+    prompts: promptSetId,
+    generation: GenerationSchema.prefault({}),
+    lora: LoraSchema.prefault({}),
+    train: TrainSchema.prefault({}),
+  }),
+  needsSplits: () => ["instruction"],
+  async run(ctx, config) {
+    const data = openData(ctx, "infused.jsonl");
+    const made = await ctx.step("records", async () => {
+      const items = instructionQuestions(ctx.world.dir, config.questions, ctx.seed);
+      const backend = await ctx.openModel(ctx.inputModel);
+      const writer = RecordWriter.open(data.recordsPath, "sft", { root: data.root });
+      const bar = ctx.progress(`${ctx.name} describe`, items.length);
+      const sampling = { temperature: config.generation.temperature, max_tokens: config.generation.maxTokens };
+      try {
+        return await generateInChunks({
+          items,
+          chunkSize: config.generation.chunkSize,
+          writer,
+          dropsPath: data.dropsPath,
+          signal: ctx.signal,
+          onProgress: (done) => bar.update(done),
+          make: async (chunk) => {
+            const descriptions = await describeImages(backend, chunk, {
+              prompts: sticPromptSet(config.prompts),
+              temperature: sampling.temperature,
+              maxTokens: sampling.max_tokens,
+              chunkSize: chunk.length,
+              seed: ctx.seed,
+            });
+            const result = await infusedRecords(chunk, descriptions, {
+              stage: ctx.name,
+              model: backend.name,
+              imagePath: storeImage(data.store),
+              seed: ctx.seed,
+              sampling,
+            });
+            return { records: result.records, dropped: result.dropped };
+          },
+        });
+      } finally {
+        bar.done();
+        writer.close();
+        await backend.close();
+      }
+    });
+    ctx.log(`${ctx.name}: ${made.records} records; dropped ${JSON.stringify(made.drops)}`);
+    const out = join(ctx.stageDir, "model");
+    await ctx.step("train", () =>
+      fineTune({
+        ctx,
+        datasetRoot: data.root,
+        recordsPath: data.recordsPath,
+        objective: { kind: "sft" },
+        lora: config.lora,
+        train: config.train,
+        out,
+      }),
+    );
+    return { model: out, evaluate: true };
+  },
+});
+
+/** Makes the STIC stage types known to recipes. */
+export function registerSticStageKinds(): void {
+  registerStageKind(sticPreferences);
+  registerStageKind(sticInfusedSft);
+}
