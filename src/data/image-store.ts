@@ -6,23 +6,13 @@
 // Every path a record names is resolved with resolveInside: records come from files that other
 // tools (and other people) write, and an image path like `../../etc/passwd` or a symlink planted in
 // `images/` must never make an exporter read or write outside the dataset.
-import { createHash, randomBytes } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+
+import { createHash } from "node:crypto";
+import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { decodeImage, type ImageFormat } from "../images/codec.js";
 import { ImageError } from "../images/errors.js";
+import { fsyncDir, writeFileAtomic } from "../util/atomic-file.js";
 
 /** A path that is absolute, escapes the dataset root, or reaches outside it through a symlink. */
 export class PathEscapeError extends Error {
@@ -100,41 +90,7 @@ export function imagePathFor(bytes: Uint8Array, mimeType: ImageMimeType): string
   return `images/${createHash("sha256").update(bytes).digest("hex")}.${EXTENSION[mimeType]}`;
 }
 
-/** Writes all of `bytes` to `path` through a temporary file, fsync and rename: readers never see half a file. */
-export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const data = typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes;
-  const fd = openSync(tmp, "wx");
-  try {
-    let written = 0;
-    while (written < data.length) written += writeSync(fd, data, written, data.length - written);
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw error;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, path);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
-}
-
-/** fsync a folder so that a rename or a new file inside it survives a crash (a no-op where unsupported). */
-export function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, "r");
-    fsyncSync(fd);
-  } catch {
-    // Some filesystems refuse fsync on folders; the data itself was already synced.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
+export { fsyncDir, writeFileAtomic };
 
 /** The content-addressed images of one dataset root. */
 export class ImageStore {

@@ -1,8 +1,10 @@
 // Per-item evaluation records as JSONL: written atomically (temp file + rename) when a benchmark
 // ends, appended through a partial file while it runs (so a killed run resumes), and read back
 // with validation. Metrics are recomputed from records alone.
-import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { z } from "zod";
+import { writeFileAtomic } from "../util/atomic-file.js";
 import type { AnyBenchSpec, EvalRecord, Metrics } from "./types.js";
 
 const recordSchema = z.object({
@@ -25,11 +27,7 @@ export function writeRecords(path: string, records: readonly EvalRecord[]): void
   writeFileAtomic(path, records.map(toLine).join(""));
 }
 
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
+export { writeFileAtomic };
 
 /**
  * Reads and validates a records file; an error names the file and line. With `dropTornTail`, a

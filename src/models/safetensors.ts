@@ -1,18 +1,7 @@
-// Reader and writer of the safetensors format (https://github.com/huggingface/safetensors):
-//
-//   [u64 little-endian N][N bytes of JSON header, space-padded to a multiple of 8][data]
-//   header = {"__metadata__": {str: str}, name: {"dtype", "shape", "data_offsets": [begin, end]}}
-//
-// Offsets count from the first data byte. We write tensors sorted by name, contiguous, no gaps.
-// The reference (Rust) writer orders them by dtype then name instead; any order reads back, as
-// long as the offsets tile the data region exactly, which is what the reader checks.
-// Typed arrays use the host's byte order: we refuse to run on a big-endian host rather than
-// silently byte-swap every weight.
-import { randomBytes } from "node:crypto";
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { endianness } from "node:os";
-import { basename, dirname, join } from "node:path";
 import { type DType, type Tensor, tensorFrom } from "../engine/index.js";
+import { writeFileAtomic as writeAtomic } from "../util/atomic-file.js";
 
 if (endianness() !== "LE")
   throw new Error("safetensors: this host is big-endian; only little-endian hosts are supported");
@@ -340,20 +329,9 @@ export function writeSafetensors(
 
 /** Writes chunks to path through a synced temp file and a rename (shared by the checkpoint writers). */
 export function writeFileAtomic(path: string, chunks: Uint8Array[]): void {
-  const temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  let fd: number | undefined;
   try {
-    fd = openSync(temp, "wx");
-    for (const chunk of chunks) {
-      for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(temp, path);
+    writeAtomic(path, chunks);
   } catch (error) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(temp, { force: true });
     throw new CheckpointError(path, `cannot write (${(error as Error).message})`);
   }
 }

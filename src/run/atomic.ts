@@ -1,9 +1,7 @@
 // Writes that a kill (even SIGKILL or a power cut) never leaves half done: a file is written to a
 // temporary name, flushed to disk (fsync), then renamed over the target, and the folder holding it
 // is flushed so that the rename itself survives; a folder is filled under a temporary name and
-// renamed into place whole. src/eval/records.ts and src/world/build.ts rename without fsync, which
-// survives a killed process but not a crashed machine; run state (steps, stage results, the
-// manifest) uses these instead.
+// renamed into place whole. The file writer is src/util/atomic-file.ts, shared by every layer.
 import { createHash } from "node:crypto";
 import {
   closeSync,
@@ -16,18 +14,16 @@ import {
   renameSync,
   rmSync,
   statSync,
-  writeSync,
 } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
+import { fsyncDir, writeFileAtomic as writeAtomic } from "../util/atomic-file.js";
 
-/** Flushes a folder's entries (a rename inside it) to disk. */
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+export { fsyncDir };
+
+/** Writes `data` to `path` whole (src/util/atomic-file.ts), creating the folder when missing. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeAtomic(path, data);
 }
 
 function fsyncFile(path: string): void {
@@ -37,23 +33,6 @@ function fsyncFile(path: string): void {
   } finally {
     closeSync(fd);
   }
-}
-
-/** Writes `data` to `path` whole: readers see the old file or the new one, never a part. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
-  try {
-    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-    let offset = 0;
-    while (offset < bytes.byteLength) offset += writeSync(fd, bytes, offset, bytes.byteLength - offset);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  fsyncDir(dirname(path));
 }
 
 /** Pretty JSON (2 spaces, final newline), written atomically. */
