@@ -344,7 +344,10 @@ const SWEEP_OFFSET = 1_000_000_000;
  * concepts), every prompt of this module, and the texts of a sweep of fresh records (the
  * templates' words). Deterministic given the config.
  */
-export function worldVocabularyTexts(config: WorldConfig, sweep = VOCABULARY_SWEEP): string[] {
+export function worldVocabularyTexts(
+  config: WorldConfig,
+  sweep: { scenes: number; creatures: number } = VOCABULARY_SWEEP,
+): string[] {
   const synonyms = SHAPES.flatMap((s) => SYNONYMS[s]);
   const tables = [
     ...synonyms,

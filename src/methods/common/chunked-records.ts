@@ -6,7 +6,16 @@
 //
 // Chunks are cut from the full item list (not from the items left), so a resumed run asks the
 // backend for the same groups as an uninterrupted one wherever it can.
-import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  truncateSync,
+  writeSync,
+} from "node:fs";
 import type { RecordKind, RecordOfKind, RecordWriter } from "../../data/dataset.js";
 
 export interface Dropped {
@@ -36,29 +45,64 @@ export interface ChunkedResult {
   drops: Record<string, number>;
 }
 
-/** The drops recorded so far; a torn last line (killed mid-write) is ignored and rewritten later. */
+/**
+ * The drops recorded so far. A last line without its newline that does not parse is a write cut
+ * short by a kill: it is ignored (its item is redone; generateInChunks cuts it off the file). Any
+ * other line that is not a drop is an error naming the file and the line.
+ */
 export function readDrops(path: string): Dropped[] {
   if (!existsSync(path)) return [];
-  const out: Dropped[] = [];
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    if (line.trim() === "") continue;
-    try {
-      out.push(JSON.parse(line) as Dropped);
-    } catch {
-      // Only the last line can be torn (appends are whole lines); its item is simply redone.
+  return parseDrops(path, readFileSync(path, "utf8")).drops;
+}
+
+function parseDrops(path: string, text: string): { drops: Dropped[]; whole: number } {
+  const drops: Dropped[] = [];
+  let start = 0;
+  let number = 1;
+  while (start < text.length) {
+    const nl = text.indexOf("\n", start);
+    const line = text.slice(start, nl === -1 ? text.length : nl);
+    if (line.trim() !== "") {
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (error) {
+        if (nl === -1) return { drops, whole: start }; // torn tail
+        throw new Error(`${path} line ${number}: not JSON (${(error as Error).message})`);
+      }
+      const d = value as Partial<Dropped> | null;
+      if (typeof d?.itemId !== "string" || typeof d.reason !== "string")
+        throw new Error(`${path} line ${number}: expected {"itemId": string, "reason": string}`);
+      drops.push({ itemId: d.itemId, reason: d.reason });
     }
+    if (nl === -1) break;
+    start = nl + 1;
+    number++;
   }
-  return out;
+  return { drops, whole: text.length };
+}
+
+/**
+ * Reads the drops file (creating it when missing) and makes its end whole: a torn last line is
+ * cut off, a whole last line without its newline gets one, so appends start on a fresh line.
+ */
+function openDrops(path: string): Dropped[] {
+  if (!existsSync(path)) appendFileSync(path, "");
+  const text = readFileSync(path, "utf8");
+  const { drops, whole } = parseDrops(path, text);
+  if (whole < text.length) {
+    truncateSync(path, Buffer.byteLength(text.slice(0, whole), "utf8"));
+  } else if (text.length > 0 && !text.endsWith("\n")) {
+    appendFileSync(path, "\n");
+  }
+  return drops;
 }
 
 function appendDrops(path: string, dropped: readonly Dropped[]): void {
   if (dropped.length === 0) return;
-  // A torn previous tail must not glue onto the first new line.
-  const text = readFileSync(path, "utf8");
-  const lead = text.length > 0 && !text.endsWith("\n") ? "\n" : "";
   const fd = openSync(path, "a");
   try {
-    writeSync(fd, lead + dropped.map((d) => JSON.stringify(d)).join("\n") + "\n");
+    writeSync(fd, `${dropped.map((d) => JSON.stringify(d)).join("\n")}\n`);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -71,8 +115,7 @@ export async function generateInChunks<I extends { id: string }, K extends Recor
   const { items, writer, dropsPath } = options;
   if (!Number.isInteger(options.chunkSize) || options.chunkSize < 1)
     throw new RangeError(`chunkSize ${options.chunkSize} must be a positive integer`);
-  if (!existsSync(dropsPath)) appendFileSync(dropsPath, "");
-  const dropped = new Map(readDrops(dropsPath).map((d) => [d.itemId, d.reason]));
+  const dropped = new Map(openDrops(dropsPath).map((d) => [d.itemId, d.reason]));
   const isDone = (id: string) => writer.has(id) || dropped.has(id);
   let done = items.filter((item) => isDone(item.id)).length;
   options.onProgress?.(done, items.length);
@@ -81,11 +124,18 @@ export async function generateInChunks<I extends { id: string }, K extends Recor
     const chunk = items.slice(start, start + options.chunkSize).filter((item) => !isDone(item.id));
     if (chunk.length === 0) continue;
     const outcome = await options.make(chunk);
+    // Each item of the chunk gets exactly one answer: a record or a drop, and nothing else is answered.
     const wanted = new Set(chunk.map((item) => item.id));
-    for (const r of outcome.records) {
-      if (!wanted.has(r.id)) throw new Error(`a record has id '${r.id}', which is not an item of its chunk`);
+    const answered = new Set<string>();
+    const answers = [
+      ...outcome.records.map((r) => ({ id: r.id, what: "a record" })),
+      ...outcome.dropped.map((d) => ({ id: d.itemId, what: "a drop" })),
+    ];
+    for (const { id, what } of answers) {
+      if (!wanted.has(id)) throw new Error(`${what} has id '${id}', which is not an item of its chunk`);
+      if (answered.has(id)) throw new Error(`item '${id}' got more than one record or drop`);
+      answered.add(id);
     }
-    const answered = new Set([...outcome.records.map((r) => r.id), ...outcome.dropped.map((d) => d.itemId)]);
     const missing = chunk.find((item) => !answered.has(item.id));
     if (missing) throw new Error(`item '${missing.id}' got neither a record nor a drop reason`);
     writer.append(outcome.records);
