@@ -9,12 +9,12 @@
 // drops with reasons), resumable item by item, then trains (resumable from checkpoints).
 import { join } from "node:path";
 import { z } from "zod";
-import type { ChatImage } from "../../backends/types.js";
-import { createDataset, RecordWriter } from "../../data/dataset.js";
+import type { ChatImage, VisionLanguageModel } from "../../backends/types.js";
+import { createDataset, type RecordOfKind, RecordWriter } from "../../data/dataset.js";
 import type { ImageStore } from "../../data/image-store.js";
 import { defineStageKind, registerStageKind, type StageContext } from "../../run/stage-kind.js";
 import { DpoOptionsSchema } from "../../train/dpo.js";
-import { generateInChunks } from "../common/chunked-records.js";
+import { type ChunkOutcome, generateInChunks } from "../common/chunked-records.js";
 import { fineTune, LoraSchema, TrainSchema } from "../common/fine-tune.js";
 import { instructionQuestions, poolItems } from "../common/world-items.js";
 import { describeImages, infusedRecords } from "./infused.js";
@@ -42,6 +42,41 @@ function openData(ctx: StageContext, file: string) {
   return { root, store, recordsPath: join(root, file), dropsPath: join(root, "drops.jsonl") };
 }
 
+/**
+ * Makes the stage's records with the stage's input model, resumably (generateInChunks), with a
+ * progress bar; returns the counts stored as the step's result.
+ */
+async function makeRecords<I extends { id: string }, K extends "sft" | "preference">(
+  ctx: StageContext,
+  data: ReturnType<typeof openData>,
+  options: {
+    kind: K;
+    label: string;
+    items: I[];
+    chunkSize: number;
+    make(backend: VisionLanguageModel, chunk: I[]): Promise<ChunkOutcome<RecordOfKind<K>>>;
+  },
+) {
+  const backend = await ctx.openModel(ctx.inputModel);
+  const writer = RecordWriter.open(data.recordsPath, options.kind, { root: data.root });
+  const bar = ctx.progress(`${ctx.name} ${options.label}`, options.items.length);
+  try {
+    return await generateInChunks({
+      items: options.items,
+      chunkSize: options.chunkSize,
+      writer,
+      dropsPath: data.dropsPath,
+      signal: ctx.signal,
+      onProgress: (done) => bar.update(done),
+      make: (chunk) => options.make(backend, chunk),
+    });
+  } finally {
+    bar.done();
+    writer.close();
+    await backend.close();
+  }
+}
+
 export const sticPreferences = defineStageKind({
   type: "stic-preferences",
   description: "STIC stage 1: description preference pairs from unlabeled images, then DPO (or SFT on chosen)",
@@ -62,44 +97,32 @@ export const sticPreferences = defineStageKind({
   needsSplits: () => ["pool"],
   async run(ctx, config) {
     const data = openData(ctx, "pairs.jsonl");
-    const pairs = await ctx.step("pairs", async () => {
-      const items = poolItems(ctx.world.dir, config.images, ctx.seed);
-      const backend = await ctx.openModel(ctx.inputModel);
-      const writer = RecordWriter.open(data.recordsPath, "preference", { root: data.root });
-      const bar = ctx.progress(`${ctx.name} pairs`, items.length);
-      try {
-        return await generateInChunks({
-          items,
-          chunkSize: config.generation.chunkSize,
-          writer,
-          dropsPath: data.dropsPath,
-          signal: ctx.signal,
-          onProgress: (done) => bar.update(done),
-          make: async (chunk) => {
-            const result = await sticPairs(
-              backend,
-              chunk,
-              {
-                stage: ctx.name,
-                imagePath: storeImage(data.store),
-                prompts: sticPromptSet(config.prompts),
-                temperature: config.generation.temperature,
-                maxTokens: config.generation.maxTokens,
-                chunkSize: chunk.length,
-                corruptImage: config.corruptImage,
-                hallucinationRate: config.hallucinationRate,
-              },
-              ctx.seed,
-            );
-            return { records: result.pairs, dropped: result.dropped };
-          },
-        });
-      } finally {
-        bar.done();
-        writer.close();
-        await backend.close();
-      }
-    });
+    const pairs = await ctx.step("pairs", () =>
+      makeRecords(ctx, data, {
+        kind: "preference",
+        label: "pairs",
+        items: poolItems(ctx.world.dir, config.images, ctx.seed),
+        chunkSize: config.generation.chunkSize,
+        make: async (backend, chunk) => {
+          const result = await sticPairs(
+            backend,
+            chunk,
+            {
+              stage: ctx.name,
+              imagePath: storeImage(data.store),
+              prompts: sticPromptSet(config.prompts),
+              temperature: config.generation.temperature,
+              maxTokens: config.generation.maxTokens,
+              chunkSize: chunk.length,
+              corruptImage: config.corruptImage,
+              hallucinationRate: config.hallucinationRate,
+            },
+            ctx.seed,
+          );
+          return { records: result.pairs, dropped: result.dropped };
+        },
+      }),
+    );
     ctx.log(`${ctx.name}: ${pairs.records} pairs; dropped ${JSON.stringify(pairs.drops)}`);
     const out = join(ctx.stageDir, "model");
     await ctx.step("train", () =>
@@ -130,44 +153,32 @@ export const sticInfusedSft = defineStageKind({
   needsSplits: () => ["instruction"],
   async run(ctx, config) {
     const data = openData(ctx, "infused.jsonl");
-    const made = await ctx.step("records", async () => {
-      const items = instructionQuestions(ctx.world.dir, config.questions, ctx.seed);
-      const backend = await ctx.openModel(ctx.inputModel);
-      const writer = RecordWriter.open(data.recordsPath, "sft", { root: data.root });
-      const bar = ctx.progress(`${ctx.name} describe`, items.length);
-      const sampling = { temperature: config.generation.temperature, max_tokens: config.generation.maxTokens };
-      try {
-        return await generateInChunks({
-          items,
-          chunkSize: config.generation.chunkSize,
-          writer,
-          dropsPath: data.dropsPath,
-          signal: ctx.signal,
-          onProgress: (done) => bar.update(done),
-          make: async (chunk) => {
-            const descriptions = await describeImages(backend, chunk, {
-              prompts: sticPromptSet(config.prompts),
-              temperature: sampling.temperature,
-              maxTokens: sampling.max_tokens,
-              chunkSize: chunk.length,
-              seed: ctx.seed,
-            });
-            const result = await infusedRecords(chunk, descriptions, {
-              stage: ctx.name,
-              model: backend.name,
-              imagePath: storeImage(data.store),
-              seed: ctx.seed,
-              sampling,
-            });
-            return { records: result.records, dropped: result.dropped };
-          },
-        });
-      } finally {
-        bar.done();
-        writer.close();
-        await backend.close();
-      }
-    });
+    const sampling = { temperature: config.generation.temperature, max_tokens: config.generation.maxTokens };
+    const made = await ctx.step("records", () =>
+      makeRecords(ctx, data, {
+        kind: "sft",
+        label: "describe",
+        items: instructionQuestions(ctx.world.dir, config.questions, ctx.seed),
+        chunkSize: config.generation.chunkSize,
+        make: async (backend, chunk) => {
+          const descriptions = await describeImages(backend, chunk, {
+            prompts: sticPromptSet(config.prompts),
+            temperature: sampling.temperature,
+            maxTokens: sampling.max_tokens,
+            chunkSize: chunk.length,
+            seed: ctx.seed,
+          });
+          const result = await infusedRecords(chunk, descriptions, {
+            stage: ctx.name,
+            model: backend.name,
+            imagePath: storeImage(data.store),
+            seed: ctx.seed,
+            sampling,
+          });
+          return { records: result.records, dropped: result.dropped };
+        },
+      }),
+    );
     ctx.log(`${ctx.name}: ${made.records} records; dropped ${JSON.stringify(made.drops)}`);
     const out = join(ctx.stageDir, "model");
     await ctx.step("train", () =>
