@@ -80,3 +80,39 @@ test("selfsynth eval refuses an unknown bench, and a missing world directory wit
     /no world data; pass --data <dir> of a built world \(selfsynth world build/,
   );
 });
+
+test("selfsynth eval --describe-first asks for a description, then answers with it prefixed", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "eval-cli-"));
+  const log = mock.method(console, "log", () => {});
+  try {
+    const backend = new FakeBackend({
+      "a/0/describe": "a red star.",
+      "a/1/describe": "a red star.",
+      "a/0": "Yes.",
+      "a/1": "No.",
+    });
+    const program = new Command().exitOverride();
+    registerEval(program, {
+      openModel: async () => backend,
+      loadBench: async () => ({ bench: popeBench("random"), items }),
+    });
+    await program.parseAsync(
+      ["eval", "--model", "m/", "--bench", "pope-random", "--limit", "2", "--out", dir, "--describe-first"],
+      { from: "user" },
+    );
+    const prompts = backend.calls.flatMap((c) => c.requests.map((r) => r.messages.at(-1)!.content));
+    // One describe call (the two items share image "a" but are described per request id or once
+    // per image: either way every answer request carries the description).
+    const answers = backend.calls.flatMap((c) => c.requests).filter((r) => !r.id!.endsWith("/describe"));
+    assert.equal(answers.length, 2);
+    for (const r of answers) assert.match(r.messages.at(-1)!.content, /Image description:\na red star\.\n\nIs there/);
+    assert.ok(
+      prompts.some((p) => p === "<image>\nDescribe this image in detail."),
+      prompts.join(" | "),
+    );
+    assert.ok(backend.closed);
+  } finally {
+    log.mock.restore();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

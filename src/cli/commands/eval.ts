@@ -1,7 +1,8 @@
 // `selfsynth eval --model <dir> --bench <name> --data <world dir> [--split test|validation]
 // [--limit N] [--json]`: runs one benchmark on a built world's split (src/eval/world-benches.ts)
 // and prints its metrics; with --json the last line is {"bench": ..., "metrics": {...}}.
-// The records and the result (with the generation settings) go to --out.
+// The records and the result (with the generation settings) go to --out. --describe-first wraps
+// the model in STIC's describe-and-respond mode (src/methods/stic/describe-then-answer.ts).
 import { type Command, Option } from "commander";
 import type { VisionLanguageModel } from "../../backends/types.js";
 import { BENCH_NAMES, type BenchName } from "../../eval/benches.js";
@@ -46,6 +47,8 @@ interface EvalOptions {
   maxTokens?: number;
   temperature?: number;
   seed?: number;
+  describeFirst?: boolean;
+  describePrompts: string;
 }
 
 export function registerEval(program: Command, deps: Partial<EvalDeps> = {}): Command {
@@ -69,6 +72,15 @@ export function registerEval(program: Command, deps: Partial<EvalDeps> = {}): Co
     .option("--temperature <t>", "override the bench's temperature (0 = greedy)", nonNegativeNumber)
     .option("--seed <n>", "override the bench's seed", nonNegativeInt)
     .option("--threads <n>", "libtorch threads (embedded model)", positiveInt)
+    .option(
+      "--describe-first",
+      "STIC's describe-and-respond: the model describes the image, then answers with the description prefixed",
+    )
+    .addOption(
+      new Option("--describe-prompts <set>", "the STIC prompt set whose describe prompt --describe-first uses")
+        .choices(["sceneworld", "paper"])
+        .default("sceneworld"),
+    )
     .action(async (options: EvalOptions) => {
       const result = await runEval(options, { openModel, loadBench });
       printResult(result, options.json === true);
@@ -85,7 +97,12 @@ export async function runEval(options: EvalOptions, deps: EvalDeps): Promise<Ben
   if (options.maxTokens !== undefined) generation.maxTokens = options.maxTokens;
   if (options.temperature !== undefined) generation.temperature = options.temperature;
   if (options.seed !== undefined) generation.seed = options.seed;
-  const backend = await deps.openModel(options.model);
+  const opened = await deps.openModel(options.model);
+  // CHAIR's prompt is itself the description request: it is asked plainly (as in src/run/eval.ts).
+  const backend =
+    options.describeFirst === true && options.bench !== "chair"
+      ? await describeFirst(opened, options.describePrompts)
+      : opened;
   const tty = process.stderr.isTTY === true;
   try {
     return await runBenchmark({
@@ -102,6 +119,12 @@ export async function runEval(options: EvalOptions, deps: EvalDeps): Promise<Ben
     if (tty) process.stderr.write("\n");
     await backend.close();
   }
+}
+
+async function describeFirst(inner: VisionLanguageModel, promptSet: string): Promise<VisionLanguageModel> {
+  const { DescribeThenAnswer } = await import("../../methods/stic/describe-then-answer.js");
+  const { sticPromptSet } = await import("../../methods/stic/prompts.js");
+  return new DescribeThenAnswer(inner, { prompt: sticPromptSet(promptSet).describe, maxTokens: 128 });
 }
 
 function printResult(result: BenchResult, json: boolean): void {
