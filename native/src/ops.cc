@@ -116,6 +116,12 @@ SS_FN(matmul) { RET(at::matmul(T(0), T(1))); }
 SS_FN(bmm) { RET(at::bmm(T(0), T(1))); }
 // linear(x, weight [out, in], bias|null) = x @ weight^T + bias
 SS_FN(linear) { RET(at::linear(T(0), T(1), OptionalTensor(info, 2))); }
+// conv2d(x [B, Cin, H, W], weight [Cout, Cin, k, k], bias|null, stride, padding): the vision
+// encoder's convolutional stem (libtorch's kernel and autograd).
+SS_FN(conv2d) {
+  int64_t stride = Int(info, 3), padding = Int(info, 4);
+  RET(at::conv2d(T(0), T(1), OptionalTensor(info, 2), {stride, stride}, {padding, padding}));
+}
 
 // --- reductions -----------------------------------------------------------------------------
 // sum/mean(t, dims|null, keepdim): null dims reduce everything.
@@ -270,6 +276,7 @@ void RegisterOps(Napi::Env env, Napi::Object exports) {
   SS_EXPORT(exports, matmul);
   SS_EXPORT(exports, bmm);
   SS_EXPORT(exports, linear);
+  SS_EXPORT(exports, conv2d);
   SS_EXPORT(exports, sum);
   SS_EXPORT(exports, mean);
   SS_EXPORT(exports, maxAll);

@@ -104,6 +104,7 @@ export interface NativeEngine {
   matmul(a: H, b: H): H;
   bmm(a: H, b: H): H;
   linear(x: H, w: H, b: H | null): H;
+  conv2d(x: H, w: H, b: H | null, stride: number, padding: number): H;
 
   sum(t: H, dims: number[] | null, keepdim: boolean): H;
   mean(t: H, dims: number[] | null, keepdim: boolean): H;

@@ -468,6 +468,14 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   return wrap(native.linear(x.handle, weight.handle, bias?.handle ?? null));
 }
+/** 2-D convolution of x (B, Cin, H, W) with weight (Cout, Cin, k, k): (B, Cout, H', W'). */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, stride = 1, padding = 0): Tensor {
+  if (!Number.isInteger(stride) || stride < 1)
+    throw new EngineError(`conv2d: stride ${stride} must be an integer >= 1`);
+  if (!Number.isInteger(padding) || padding < 0)
+    throw new EngineError(`conv2d: padding ${padding} must be an integer >= 0`);
+  return wrap(native.conv2d(x.handle, weight.handle, bias?.handle ?? null, stride, padding));
+}
 export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
   return wrap(native.layerNorm(x.handle, [x.size(-1)], weight?.handle ?? null, bias?.handle ?? null, eps));
 }

@@ -25,7 +25,7 @@ import {
   tidy,
 } from "../engine/index.js";
 import { EncoderBlock, LayerNorm, Linear, ParamStore } from "./layers.js";
-import { VisionEncoder, validateVisionConfig } from "./vision.js";
+import { VISION_STEMS, VisionEncoder, validateVisionConfig } from "./vision.js";
 
 // --- config ---------------------------------------------------------------------------------
 
@@ -39,6 +39,7 @@ const VisionConfigSchema = z
     layers: positiveInt.default(2).describe("vision transformer blocks"),
     heads: positiveInt.default(4).describe("attention heads; divides dim"),
     mlpDim: positiveInt.default(512).describe("hidden width of each block's MLP"),
+    stem: z.enum(VISION_STEMS).default("patch").describe("patch: linear patches; conv: stride-2 convolutions"),
   })
   .strict();
 

@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import {
   attention,
   cat,
+  conv2d,
   crossEntropy,
   dropout,
   embedding,
@@ -264,6 +265,16 @@ describe("linear algebra", () => {
     "linear without bias",
     (x, w) => linear(x, w),
     () => [u([2, 3, 4]), u([5, 4])],
+  );
+  check(
+    "conv2d 3x3, stride 2, padding 1, with bias (the vision stem's)",
+    (x, w, b) => conv2d(x, w, b, 2, 1),
+    () => [u([2, 2, 5, 5]), u([3, 2, 3, 3]), u([3])],
+  );
+  check(
+    "conv2d 2x2, stride 1, no padding, without bias",
+    (x, w) => conv2d(x, w, null),
+    () => [u([1, 3, 4, 4]), u([2, 3, 2, 2])],
   );
 });
 

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import {
   arange,
+  conv2d,
   crossEntropy,
   dropout,
   embedding,
@@ -308,6 +309,19 @@ describe("ops on hand-made inputs", () => {
       const col = m().topk(1, 0);
       assert.deepEqual(col.values.toArray(), [5, 9, 4, 6]);
       assert.deepEqual(col.indices.toArray(), [1, 1, 0, 1]);
+    }),
+  );
+  test(
+    "conv2d: a 3x3 box filter of stride 2 over a zero-padded 3x3 image",
+    scoped(() => {
+      // Image 1..9 in reading order; each output sums the in-bounds pixels of a 3x3 window centred
+      // on (0,0), (0,2), (2,0), (2,2): 1+2+4+5, 2+3+5+6, 4+5+7+8, 5+6+8+9; plus the bias 0.5.
+      const x = arange(1, 10, 1, "float32").reshape([1, 1, 3, 3]);
+      const y = conv2d(x, ones([1, 1, 3, 3]), tensor([0.5]), 2, 1);
+      assert.deepEqual(y.shape, [1, 1, 2, 2]);
+      assert.deepEqual(y.toArray(), [12.5, 16.5, 24.5, 28.5]);
+      assert.throws(() => conv2d(x, ones([1, 1, 3, 3]), null, 0), /conv2d: stride 0/);
+      assert.throws(() => conv2d(x, ones([1, 2, 3, 3]), null), /conv2d/);
     }),
   );
   test(

@@ -42,6 +42,12 @@ function tinyConfig(): VLMConfig {
   };
 }
 
+/** The world models' kind: the conv stem (two stride-2 convs at 4x4 patches) and 2x2 token merging. */
+function convMergeConfig(): VLMConfig {
+  const c = tinyConfig();
+  return { ...c, vision: { ...c.vision, imageSize: 16, stem: "conv" }, tokenMerge: 2 };
+}
+
 /** A random-pattern image (3*S*S floats in [0, 1]) from a small LCG. */
 function pattern(seed: number, size: number): Float32Array {
   let s = seed * 7919 + 13;
@@ -160,6 +166,65 @@ test("default VLM: 64 image tokens and checkpoint weight names", () => {
   }
 });
 
+test("conv stem and token merge: weights, the merged token order, config errors", () => {
+  const model = new VLM(convMergeConfig(), { seed: 1 });
+  try {
+    // 16x16 images at 4x4 patches: a 4x4 grid of vision tokens, merged 2x2 into 4 image tokens.
+    assert.equal(model.numImageTokens, 4);
+    const p = model.parameters;
+    assert.equal(p.has("vision.patch_embed.weight"), false);
+    assert.deepEqual(p.get("vision.stem.0.weight")?.shape, [16, 3, 3, 3]);
+    assert.deepEqual(p.get("vision.stem.1.weight")?.shape, [32, 16, 3, 3]);
+    assert.deepEqual(p.get("projector.fc1.weight")?.shape, [64, 4 * 32]);
+    noGrad(() =>
+      tidy(() => {
+        const pixels = tensorFrom(pattern(5, 16), [1, 3, 16, 16]);
+        const feats = model.vision.forward(pixels).toFloat32(); // (1, 16, 32) in reading order
+        const merged = model.encodeImages(pixels).toFloat32(); // (1, 4, 64)
+        // Image token 1 is the top-right square: vision tokens 2, 3 (row 0) then 6, 7 (row 1).
+        const square = new Float32Array(4 * 32);
+        for (const [k, t] of [2, 3, 6, 7].entries()) square.set(feats.subarray(t * 32, (t + 1) * 32), k * 32);
+        const x = tensorFrom(square, [1, 1, 128]);
+        const expected = model.projector.fc2.forward(model.projector.fc1.forward(x).gelu()).toFloat32();
+        assert.ok(maxAbsDiff(merged.subarray(64, 128), expected) < 1e-5);
+      }),
+    );
+    // A checkpoint keeps the stem and the merge.
+    const dir = mkdtempSync(join(tmpdir(), "vlm-conv-"));
+    try {
+      saveVLM(dir, model, tokenizer);
+      const loaded = loadVLM(dir);
+      try {
+        assert.deepEqual(loaded.model.config, model.config);
+        noGrad(() =>
+          tidy(() => {
+            const pixels = tensorFrom(pattern(6, 16), [1, 3, 16, 16]);
+            const a = model.encodeImages(pixels).toFloat32();
+            assert.equal(maxAbsDiff(a, loaded.model.encodeImages(pixels).toFloat32()), 0);
+          }),
+        );
+      } finally {
+        loaded.model.dispose();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } finally {
+    model.dispose();
+  }
+  const c = convMergeConfig();
+  assert.throws(
+    () => parseVLMConfig({ ...c, vision: { ...c.vision, stem: "fft" } }),
+    /config\.vision\.stem: expected one of patch, conv/,
+  );
+  assert.throws(
+    () => parseVLMConfig({ ...c, vision: { ...c.vision, imageSize: 24, patchSize: 6 } }),
+    /config\.vision\.patchSize: the conv stem needs a power of two/,
+  );
+  assert.throws(() => parseVLMConfig({ ...c, tokenMerge: 3 }), /config\.tokenMerge: 3 does not divide the 4x4 grid/);
+  assert.equal(parseVLMConfig(tinyConfig()).tokenMerge, undefined, "absent stays absent in old configs");
+});
+
 test("the image-token count must match the image", () => {
   const model = new VLM(tinyConfig());
   try {
@@ -259,72 +324,77 @@ test("left and right padding give each row the logits of its unpadded sequence",
   }
 });
 
-test("a tiny VLM overfits 5 image-caption pairs until greedy decoding reproduces every caption", (t) => {
-  const start = performance.now();
-  const model = new VLM(tinyConfig(), { seed: 0 });
-  const N = model.numImageTokens;
-  const images = CAPTIONS.map((_, i) => pattern(i + 1, 8));
-  const examples = CAPTIONS.map((caption, i) => ({
-    ...encodeChat(
-      tokenizer,
-      [
-        { role: "user", content: PROMPT },
-        { role: "assistant", content: caption },
-      ],
-      {
-        numImageTokens: N,
-        addGenerationPrompt: false,
-      },
-    ),
-    image: images[i],
-  }));
-  const params = [...model.trainableParameters().values()];
-  const before = params.map((p) => p.toFloat32());
-  const optimizer = new AdamW(params, { lr: 3e-3, weightDecay: 0 });
-  const live = liveTensorCount();
-  const requests = images.map((image) => ({ image, messages: [{ role: "user" as const, content: PROMPT }] }));
-  const decodeAll = () => generate(model, tokenizer, requests, { temperature: 0, maxNewTokens: 12 }).map((s) => s[0]);
-  let losses: number[] = [];
-  let samples = decodeAll();
-  let step = 0;
-  try {
-    for (; step < 400; step++) {
-      const loss = tidy(() => {
-        const batch = batchOf(examples, 8);
-        const l = lossOf(model.forward(batch, { training: true }), batch.labels);
-        l.backward();
-        return l.item();
-      });
-      optimizer.stepOnce();
-      optimizer.zeroGrad();
-      losses.push(loss);
-      if (step % 25 === 24 && loss < 0.05) {
-        samples = decodeAll();
-        if (samples.every((s, i) => s.text === CAPTIONS[i] && s.finishReason === "stop")) break;
+for (const [label, config, size] of [
+  ["patch stem", tinyConfig, 8],
+  ["conv stem, 2x2 token merge", convMergeConfig, 16],
+] as const) {
+  test(`a tiny VLM (${label}) overfits 5 image-caption pairs until greedy decoding reproduces every caption`, (t) => {
+    const start = performance.now();
+    const model = new VLM(config(), { seed: 0 });
+    const N = model.numImageTokens;
+    const images = CAPTIONS.map((_, i) => pattern(i + 1, size));
+    const examples = CAPTIONS.map((caption, i) => ({
+      ...encodeChat(
+        tokenizer,
+        [
+          { role: "user", content: PROMPT },
+          { role: "assistant", content: caption },
+        ],
+        {
+          numImageTokens: N,
+          addGenerationPrompt: false,
+        },
+      ),
+      image: images[i],
+    }));
+    const params = [...model.trainableParameters().values()];
+    const before = params.map((p) => p.toFloat32());
+    const optimizer = new AdamW(params, { lr: 3e-3, weightDecay: 0 });
+    const live = liveTensorCount();
+    const requests = images.map((image) => ({ image, messages: [{ role: "user" as const, content: PROMPT }] }));
+    const decodeAll = () => generate(model, tokenizer, requests, { temperature: 0, maxNewTokens: 12 }).map((s) => s[0]);
+    let losses: number[] = [];
+    let samples = decodeAll();
+    let step = 0;
+    try {
+      for (; step < 400; step++) {
+        const loss = tidy(() => {
+          const batch = batchOf(examples, size);
+          const l = lossOf(model.forward(batch, { training: true }), batch.labels);
+          l.backward();
+          return l.item();
+        });
+        optimizer.stepOnce();
+        optimizer.zeroGrad();
+        losses.push(loss);
+        if (step % 25 === 24 && loss < 0.05) {
+          samples = decodeAll();
+          if (samples.every((s, i) => s.text === CAPTIONS[i] && s.finishReason === "stop")) break;
+        }
       }
+      assert.equal(liveTensorCount(), live, "training and generation leak no tensors");
+      assert.deepEqual(
+        samples.map((s) => s.text),
+        CAPTIONS,
+        `after ${step} steps (loss ${losses.at(-1)})`,
+      );
+      assert.ok(samples.every((s) => s.finishReason === "stop" && s.tokenIds.at(-1) === tokenizer.specialIds.end));
+      assert.ok(losses[0] > 2, `initial loss ${losses[0]} is near ln(V)`);
+      // Every parameter trained (the vision tower and projector included).
+      const names = [...model.trainableParameters().keys()];
+      params.forEach((p, i) => {
+        assert.ok(maxAbsDiff(p.toFloat32(), before[i]) > 0, `${names[i]} changed`);
+      });
+      losses = [];
+      t.diagnostic(`overfit: ${step + 1} steps, ${((performance.now() - start) / 1000).toFixed(1)} s`);
+    } finally {
+      optimizer.dispose();
+      model.dispose();
     }
-    assert.equal(liveTensorCount(), live, "training and generation leak no tensors");
-    assert.deepEqual(
-      samples.map((s) => s.text),
-      CAPTIONS,
-      `after ${step} steps (loss ${losses.at(-1)})`,
-    );
-    assert.ok(samples.every((s) => s.finishReason === "stop" && s.tokenIds.at(-1) === tokenizer.specialIds.end));
-    assert.ok(losses[0] > 2, `initial loss ${losses[0]} is near ln(V)`);
-    // Every parameter trained (the vision tower and projector included).
-    const names = [...model.trainableParameters().keys()];
-    params.forEach((p, i) => {
-      assert.ok(maxAbsDiff(p.toFloat32(), before[i]) > 0, `${names[i]} changed`);
-    });
-    losses = [];
-    t.diagnostic(`overfit: ${step + 1} steps, ${((performance.now() - start) / 1000).toFixed(1)} s`);
-  } finally {
-    optimizer.dispose();
-    model.dispose();
-  }
-  const seconds = (performance.now() - start) / 1000;
-  assert.ok(seconds < 30, `took ${seconds.toFixed(1)} s`);
-});
+    const seconds = (performance.now() - start) / 1000;
+    assert.ok(seconds < 30, `took ${seconds.toFixed(1)} s`);
+  });
+}
 
 test("saveVLM / loadVLM round trip gives identical logits; bad checkpoints are errors", () => {
   const dir = mkdtempSync(join(tmpdir(), "vlm-io-"));

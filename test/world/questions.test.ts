@@ -6,10 +6,10 @@ import { test } from "node:test";
 import { capabilitySets, composeQuestion } from "../../src/world/compose.js";
 import { parseWorldConfig } from "../../src/world/config.js";
 import { questionSet } from "../../src/world/language.js";
-import { sceneRecord } from "../../src/world/splits.js";
 import { CAPABILITIES, type Program, type Question, type Ref } from "../../src/world/questions.js";
 import { Rng } from "../../src/world/rng.js";
 import { type Scene, sampleScene } from "../../src/world/scene.js";
+import { sceneRecord } from "../../src/world/splits.js";
 
 const config = parseWorldConfig({ words: { probability: 0.6 }, objects: { motionProbability: 0.4 } });
 const POSITIONS = ["top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"];
