@@ -193,6 +193,7 @@ export class VLM implements TrainableModel {
   lora: LoraConfig | null = null;
   /** Draws LoRA dropout masks in training. */
   readonly dropoutGen: Generator;
+  #visionFrozen = false;
 
   constructor(config: VLMConfig, options: { seed?: number } = {}) {
     this.config = parseVLMConfig(config);
@@ -243,9 +244,25 @@ export class VLM implements TrainableModel {
     return new Map([...this.store.params].filter(([name]) => isLoraKey(name)));
   }
 
-  /** What the optimizer updates: only the adapters when there are some, else every weight. */
+  /**
+   * What the optimizer updates: only the adapters when there are some, else every weight but
+   * the vision tower's while it is frozen (LLaVA trains its projector and decoder, not CLIP).
+   */
   trainableParameters(): Map<string, Tensor> {
-    return this.lora === null ? new Map(this.store.params) : this.loraParameters();
+    if (this.lora !== null) return this.loraParameters();
+    return new Map([...this.store.params].filter(([name]) => !(this.visionFrozen && isVisionKey(name))));
+  }
+
+  /** True while the vision tower is frozen (setVisionFrozen). */
+  get visionFrozen(): boolean {
+    return this.#visionFrozen;
+  }
+
+  /** Freezes (or unfreezes) the vision tower: no gradients flow into it, the optimizer skips it. */
+  setVisionFrozen(frozen: boolean): void {
+    this.#visionFrozen = frozen;
+    if (this.lora !== null) return; // adapters only train; mergeLora restores the rest
+    for (const [name, t] of this.store.params) if (isVisionKey(name)) t.requiresGrad_(!frozen);
   }
 
   /** The decoder's linear layers (LoRA's targets). */
@@ -381,7 +398,7 @@ export class VLM implements TrainableModel {
     if (this.lora === null) return;
     for (const linear of this.decoderLinears()) linear.mergeLora(this.store);
     this.lora = null;
-    for (const t of this.store.params.values()) t.requiresGrad_(true);
+    for (const [name, t] of this.store.params) t.requiresGrad_(!(this.#visionFrozen && isVisionKey(name)));
   }
 
   /** Drops the adapters without merging them (the base model as it was before addLora). */
@@ -397,7 +414,7 @@ export class VLM implements TrainableModel {
       linear.lora = null;
     }
     this.lora = null;
-    for (const t of this.store.params.values()) t.requiresGrad_(true);
+    for (const [name, t] of this.store.params) t.requiresGrad_(!(this.#visionFrozen && isVisionKey(name)));
   }
 
   /** Turns the adapters off (the base model, e.g. DPO's reference) or back on. */
@@ -408,6 +425,10 @@ export class VLM implements TrainableModel {
   dispose(): void {
     this.store.dispose();
   }
+}
+
+function isVisionKey(name: string): boolean {
+  return name.startsWith("vision.");
 }
 
 function isLoraKey(name: string): boolean {

@@ -7,6 +7,10 @@
 //            by the world's co-occurrence priors): the model the methods improve.
 //   scorer   the CLIP-style image-text model, contrastive on the pretraining image-caption pairs.
 //
+//   vision   the image tower alone, supervised on the pretraining split's scene graphs (tagger.ts,
+//            tagger-data.ts): aligned, base and scorer start from it (--vision-from); aligned and
+//            base keep it frozen, as LLaVA keeps its CLIP tower.
+//
 // Each stage writes `<out>/` (the loadable model: config.json, model.safetensors, tokenizer.json,
 // plus train-info.json and metrics.jsonl), and keeps its resumable training checkpoints in
 // `<out>.work/` (never shipped). `<out>/` is assembled in a temporary directory and swapped
@@ -19,18 +23,22 @@
 // the trainer sees one group as one dataset item (its batchSize is 1).
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { getNumThreads, setNumThreads, type Tensor, tensorFrom, torchVersion } from "../engine/index.js";
+import { getNumThreads, noGrad, setNumThreads, type Tensor, tensorFrom, tidy, torchVersion } from "../engine/index.js";
 import { type ClipConfig, type ClipConfigInput, ClipModel, tokenizeTexts } from "../models/clip.js";
 import { saveClip } from "../models/clip-io.js";
+import { type HeadTargets, VisionTagger } from "../models/tagger.js";
+import { loadVisionTowerInto, saveTagger } from "../models/tagger-io.js";
 import type { Tokenizer } from "../models/tokenizer.js";
-import { numPatches } from "../models/vision.js";
+import type { VisionConfig } from "../models/vision.js";
 import { DEFAULT_VLM_CONFIG, parseVLMConfig, VLM, type VLMConfig } from "../models/vlm.js";
 import { loadVLM, saveVLM } from "../models/vlm-io.js";
+import type { WorldRecord } from "../world/splits.js";
 import { latestCheckpoint } from "./checkpoint.js";
 import { collate } from "./collate.js";
 import { epochOrder } from "./data-order.js";
 import { readMetrics } from "./metrics.js";
 import { sftLossFn } from "./sft-loss.js";
+import { taggerAccuracy, taggerTargets, worldTaggerConfig } from "./tagger-data.js";
 import { type LossOutput, Trainer, type TrainerEvent } from "./trainer.js";
 import type { TokenizedExample, TrainBatch } from "./types.js";
 import {
@@ -49,7 +57,7 @@ import {
   type WorldInfo,
 } from "./world-data.js";
 
-export const STAGES = ["aligned", "base", "scorer"] as const;
+export const STAGES = ["vision", "aligned", "base", "scorer"] as const;
 export type Stage = (typeof STAGES)[number];
 
 /**
@@ -67,6 +75,7 @@ export type Stage = (typeof STAGES)[number];
  * pairs); ~42 min of training plus ~2 min of loading. Calibration (FINDINGS.md) may move them.
  */
 export const STAGE_DEFAULTS: Record<Stage, StageDefaults> = {
+  vision: { steps: 2000, batchSize: 64, lr: 1e-3, warmupSteps: 50, weightDecay: 0.01 },
   aligned: { steps: 2000, batchSize: 32, lr: 1e-3, warmupSteps: 100, weightDecay: 0.01 },
   base: { steps: 1500, batchSize: 32, lr: 3e-4, warmupSteps: 50, weightDecay: 0.01 },
   scorer: { steps: 1000, batchSize: 128, lr: 1e-3, warmupSteps: 50, weightDecay: 0.01 },
@@ -90,6 +99,10 @@ export interface PretrainOptions {
   workDir?: string;
   /** base: the aligned model to start from. */
   from?: string;
+  /** aligned and scorer: a vision-stage model whose tower they start from. */
+  visionFrom?: string;
+  /** aligned and base: train the vision tower too (default: frozen when it came pretrained). */
+  trainVision?: boolean;
   steps?: number;
   batchSize?: number;
   lr?: number;
@@ -123,7 +136,11 @@ export interface TrainInfo {
   seed: number;
   world: { dir: string; configHash: string; seed: number; splits: Record<string, number> };
   from: { dir: string; configHash?: string } | null;
-  model: VLMConfig | ClipConfig;
+  /** vision: each head's accuracy on the validation split (taggerAccuracy), when it is built. */
+  validation?: Record<string, number>;
+  /** The vision-stage model the tower came from, and whether it stayed frozen. */
+  vision?: { from: string | null; frozen: boolean };
+  model: VLMConfig | ClipConfig | VisionConfig;
   parameters: number;
   vocabSize: number;
   train: {
@@ -175,6 +192,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   }
   const run = { ...options, out, workDir, log, world, started };
   if (options.stage === "scorer") return trainScorer(run);
+  if (options.stage === "vision") return trainVision(run);
   return trainVlmStage(run);
 }
 
@@ -213,8 +231,13 @@ export function worldVlmConfig(
   return parseVLMConfig(
     {
       ...DEFAULT_VLM_CONFIG,
+      // 2x2 vision tokens per image token (16 at 64x64): the decoder's cost is mostly the image
+      // tokens' (64 of a caption's ~95 tokens otherwise), and a wider projector carries the merge.
+      tokenMerge: 2,
+      projectorHidden: 512,
       ...rest,
-      vision: { ...DEFAULT_VLM_CONFIG.vision, imageSize, patchSize, ...vision },
+      // The conv stem: the ViT's linear patches do not learn SceneWorld's shapes (vision.ts).
+      vision: { ...DEFAULT_VLM_CONFIG.vision, imageSize, patchSize, stem: "conv", ...vision },
       decoder: { ...DEFAULT_VLM_CONFIG.decoder, ...decoder },
       vocabSize,
     },
@@ -235,7 +258,7 @@ async function trainVlmStage(run: Run): Promise<PretrainResult> {
   );
   log(`[${run.stage}] ${examples.length} examples, ${images.count} images (${mb(images.byteLength)} in memory)`);
   const tokenized = tokenizeWorldExamples(tokenizer, examples, images, {
-    numImageTokens: numPatches(model.config.vision),
+    numImageTokens: model.numImageTokens,
     maxPositions: model.config.decoder.maxPositions,
   });
   const groups = lengthGroupedBatches(tokenized, (e) => e.inputIds.length, tc.batchSize, seed);
@@ -257,6 +280,7 @@ async function trainVlmStage(run: Run): Promise<PretrainResult> {
     const data = { examples: examples.length, images: images.count, batches: groups.length, ...counts };
     const info = trainInfo(run, { seed, from, model: model.config, params: model.baseParameters(), tc, data });
     info.vocabSize = tokenizer.vocabSize;
+    info.vision = { from: run.visionFrom ?? null, frozen: model.visionFrozen };
     if (!result.stopped) {
       shipDir(
         run,
@@ -287,9 +311,21 @@ async function prepareVlm(run: Run, seed: number) {
     }
     const model = new VLM(config, { seed });
     log(`[aligned] new VLM: ${countParams(model.baseParameters())} parameters, vocabulary ${tokenizer.vocabSize}`);
+    if (run.visionFrom !== undefined) {
+      try {
+        loadVisionTowerInto(run.visionFrom, config.vision, model.parameters);
+      } catch (error) {
+        model.dispose();
+        throw error;
+      }
+      model.setVisionFrozen(!run.trainVision);
+      log(`[aligned] vision tower from ${run.visionFrom} (${model.visionFrozen ? "frozen" : "trained"})`);
+    }
     return { model, tokenizer, from: null, examples };
   }
   if (run.from === undefined) throw new WorldDataError("base needs --from <aligned model dir>");
+  if (run.visionFrom !== undefined)
+    throw new WorldDataError("base keeps the aligned model's vision tower: no --vision-from");
   if (run.modelConfig !== undefined)
     throw new WorldDataError("base keeps the aligned model's architecture: no --config");
   const { model, tokenizer } = loadVLM(run.from);
@@ -307,7 +343,10 @@ async function prepareVlm(run: Run, seed: number) {
       `[base] warning: ${run.from} was trained on world ${fromInfo.world.configHash.slice(0, 12)}, this is ${world.configHash.slice(0, 12)}`,
     );
   }
-  log(`[base] from ${run.from}: ${countParams(model.baseParameters())} parameters`);
+  model.setVisionFrozen(!run.trainVision);
+  log(
+    `[base] from ${run.from}: ${countParams(model.baseParameters())} parameters (vision tower ${model.visionFrozen ? "frozen" : "trained"})`,
+  );
   return { model, tokenizer, from: { dir: run.from, configHash: fromInfo?.world.configHash }, examples };
 }
 
@@ -363,7 +402,12 @@ interface ClipBatch {
 export function worldClipConfig(imageSize: number, vocabSize: number, override: Record<string, unknown> = {}) {
   const { vision, text, ...rest } = override as ClipConfigInput;
   const patchSize = imageSize % 8 === 0 ? imageSize / 8 : 4;
-  return { ...rest, vision: { imageSize, patchSize, ...vision }, text: { ...text }, vocabSize } as ClipConfigInput;
+  return {
+    ...rest,
+    vision: { imageSize, patchSize, stem: "conv", ...vision },
+    text: { ...text },
+    vocabSize,
+  } as ClipConfigInput;
 }
 
 /**
@@ -407,6 +451,15 @@ async function trainScorer(run: Run): Promise<PretrainResult> {
   });
   const size = model.config.vision.imageSize;
   log(`[scorer] new CLIP scorer: ${countParams(model.parameters())} parameters, vocabulary ${tokenizer.vocabSize}`);
+  if (run.visionFrom !== undefined) {
+    try {
+      loadVisionTowerInto(run.visionFrom, model.config.vision, model.parameters());
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    log(`[scorer] image tower from ${run.visionFrom} (fine-tuned contrastively)`);
+  }
   const images = await ImageStore.load(
     world.dir,
     raw.map((p) => p.image),
@@ -439,6 +492,7 @@ async function trainScorer(run: Run): Promise<PretrainResult> {
     const data = { pairs: pairs.length, images: images.count };
     const info = trainInfo(run, { seed, from: null, model: model.config, params: model.parameters(), tc, data });
     info.vocabSize = tokenizer.vocabSize;
+    info.vision = { from: run.visionFrom ?? null, frozen: false };
     if (!result.stopped) {
       shipDir(
         run,
@@ -451,6 +505,119 @@ async function trainScorer(run: Run): Promise<PretrainResult> {
     trainer.dispose();
     model.dispose();
   }
+}
+
+// --- the vision tower -------------------------------------------------------------------------
+
+interface TaggerBatch {
+  pixels: Tensor;
+  targets: Map<string, HeadTargets>;
+  size: number;
+}
+
+/** The vision tower the VLM stages will use (worldVlmConfig's), with the world's tagging heads. */
+export function worldTagger(world: WorldInfo, override: Record<string, unknown> = {}, seed = 0): VisionTagger {
+  const vision = worldVlmConfig(world.config.image.width, 16, override).vision;
+  return new VisionTagger(worldTaggerConfig(vision, world.config.words.list), { seed });
+}
+
+async function trainVision(run: Run): Promise<PretrainResult> {
+  const { world, log } = run;
+  const seed = run.seed ?? 0;
+  if (run.from !== undefined || run.visionFrom !== undefined) {
+    throw new WorldDataError("vision starts from scratch: --from and --vision-from are for the later stages");
+  }
+  const records = readSplit(world.dir, "pretraining");
+  const model = worldTagger(world, run.modelConfig, seed);
+  const size = model.config.vision.imageSize;
+  log(`[vision] new tagger: ${countParams(model.parameters)} parameters, heads ${[...model.heads.keys()].join(", ")}`);
+  const images = await ImageStore.load(
+    world.dir,
+    records.map((r) => r.image),
+    size,
+    { onProgress: (done, total) => log(`[vision] images ${done}/${total}`) },
+  );
+  const tc = stageTrainConfig(run);
+  const meter = new Throughput();
+  const plane = 3 * size * size;
+  const trainer = new Trainer<WorldRecord, TaggerBatch, VisionTagger>({
+    config: trainerConfig(run, tc, seed, tc.batchSize),
+    model,
+    dataset: records,
+    collate: (batch) => {
+      const data = new Float32Array(batch.length * plane);
+      batch.forEach((r, i) => {
+        data.set(images.pixels(r.image), i * plane);
+      });
+      return {
+        pixels: tensorFrom(data, [batch.length, 3, size, size]),
+        targets: taggerTargets(model.config, batch),
+        size: batch.length,
+      };
+    },
+    lossFn: (m, b): LossOutput => {
+      const { total, byHead } = m.loss(b.pixels, b.targets);
+      const metrics: Record<string, number> = {};
+      for (const [name, l] of byHead) metrics[`loss/${name}`] = l.item() * b.size;
+      // The loss is the batch mean; one count per image makes the step the mean over images.
+      return meter.count({ loss: total.mul(b.size), count: b.size, tokens: b.size, metrics });
+    },
+    resume: run.resume,
+    exportModel: (dir) => saveTagger(dir, model),
+    onEvent: progress(run, meter, "images"),
+  });
+  try {
+    const result = await trainer.train({ signal: run.signal });
+    const data = { images: images.count };
+    const info = trainInfo(run, { seed, from: null, model: model.config.vision, params: model.parameters, tc, data });
+    if (!result.stopped && existsSync(join(world.dir, "validation.jsonl"))) {
+      info.validation = await taggerValidation(model, world.dir);
+      log(
+        `[vision] validation accuracy: ${Object.entries(info.validation)
+          .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+          .join(", ")}`,
+      );
+    }
+    if (!result.stopped) {
+      shipDir(run, (dir) => saveTagger(dir, model, { stage: "vision", world_config_hash: world.configHash }), info);
+    }
+    return { out: run.out, workDir: run.workDir, steps: result.step, stopped: result.stopped, info };
+  } finally {
+    trainer.dispose();
+    model.dispose();
+  }
+}
+
+/** Each head's accuracy on the validation split (what the calibration compares towers by). */
+export async function taggerValidation(model: VisionTagger, worldDir: string): Promise<Record<string, number>> {
+  const records = readSplit(worldDir, "validation");
+  const size = model.config.vision.imageSize;
+  const images = await ImageStore.load(
+    worldDir,
+    records.map((r) => r.image),
+    size,
+  );
+  const plane = 3 * size * size;
+  const sums: Record<string, { correct: number; total: number }> = {};
+  for (let i = 0; i < records.length; i += 100) {
+    const chunk = records.slice(i, i + 100);
+    const logits = noGrad(() =>
+      tidy(() => {
+        const data = new Float32Array(chunk.length * plane);
+        chunk.forEach((r, j) => {
+          data.set(images.pixels(r.image), j * plane);
+        });
+        const out = model.forward(tensorFrom(data, [chunk.length, 3, size, size]));
+        return new Map([...out].map(([name, z]) => [name, z.toFloat32()]));
+      }),
+    );
+    for (const [name, acc] of Object.entries(taggerAccuracy(model.config, logits, chunk))) {
+      sums[name] ??= { correct: 0, total: 0 };
+      sums[name].correct += acc.correct;
+      sums[name].total += acc.total;
+    }
+  }
+  return Object.fromEntries(Object.entries(sums).map(([name, a]) => [name, a.total > 0 ? a.correct / a.total : 0]));
 }
 
 // --- shared pieces ----------------------------------------------------------------------------
@@ -513,7 +680,7 @@ function trainInfo(
   p: {
     seed: number;
     from: TrainInfo["from"];
-    model: VLMConfig | ClipConfig;
+    model: VLMConfig | ClipConfig | VisionConfig;
     params: Map<string, Tensor>;
     tc: ReturnType<typeof stageTrainConfig>;
     data: Record<string, number>;

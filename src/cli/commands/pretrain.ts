@@ -1,4 +1,4 @@
-// `selfsynth pretrain aligned|base|scorer`: trains the shipped models on a built world
+// `selfsynth pretrain vision|aligned|base|scorer`: trains the shipped models on a built world
 // (src/train/pretrain.ts). The whole pipeline, with the world build and the evaluations, is
 // scripts/make-assets.sh.
 import { readFileSync } from "node:fs";
@@ -24,6 +24,8 @@ interface PretrainFlags {
   out: string;
   workDir?: string;
   from?: string;
+  visionFrom?: string;
+  trainVision?: boolean;
   steps?: number;
   batchSize?: number;
   lr?: number;
@@ -37,6 +39,7 @@ interface PretrainFlags {
 }
 
 const STAGE_HELP = {
+  vision: "the image tower alone, supervised on the pretraining split's scene graphs (what is in each cell, the scene, the creature)",
   aligned: "a fresh VLM (image encoder + projector + decoder) trained on the pretraining split's captions",
   base: "instruction-tune a model (--from, the aligned one) on the instruction split's descriptions and questions",
   scorer: "the CLIP-style image-text scorer, contrastive on the pretraining split's image-caption pairs",
@@ -46,7 +49,7 @@ export function registerPretrain(program: Command): void {
   const pretrain = program
     .command("pretrain")
     .description("train the shipped models on a built world (see scripts/make-assets.sh)");
-  for (const stage of ["aligned", "base", "scorer"] as const) {
+  for (const stage of ["vision", "aligned", "base", "scorer"] as const) {
     const cmd = pretrain
       .command(stage)
       .description(STAGE_HELP[stage])
@@ -56,6 +59,12 @@ export function registerPretrain(program: Command): void {
         `the model directory to write (e.g. assets/${stage}); checkpoints go to <out>.work/`,
       );
     if (stage === "base") cmd.requiredOption("--from <dir>", "the model to start from (e.g. assets/aligned)");
+    if (stage === "aligned" || stage === "scorer") {
+      cmd.option("--vision-from <dir>", "start the image tower from a `pretrain vision` model (e.g. assets/vision)");
+    }
+    if (stage === "aligned" || stage === "base") {
+      cmd.option("--train-vision", "train the image tower too (default: frozen when it came from --vision-from)");
+    }
     cmd
       .option("--steps <n>", "optimizer steps (default: the stage's, see STAGE_DEFAULTS)", positiveInt)
       .option("--batch-size <n>", "examples per step", positiveInt)
@@ -67,14 +76,16 @@ export function registerPretrain(program: Command): void {
       .option("--resume", "continue from the latest checkpoint in the work directory")
       .option("--save-every <n>", "checkpoint every n steps (default 250)", positiveInt)
       .option("--log-every <n>", "progress and metrics line every n steps (default 10)", positiveInt);
-    if (stage !== "base") cmd.option("--config <json>", "a JSON file of model-config overrides (e.g. a smaller model)");
+    if (stage === "vision" || stage === "scorer" || stage === "aligned") {
+      cmd.option("--config <json>", "a JSON file of model-config overrides (e.g. a smaller model)");
+    }
     cmd.action(async (flags: PretrainFlags) => {
       await runPretrain(stage, flags);
     });
   }
 }
 
-async function runPretrain(stage: "aligned" | "base" | "scorer", flags: PretrainFlags): Promise<void> {
+async function runPretrain(stage: "vision" | "aligned" | "base" | "scorer", flags: PretrainFlags): Promise<void> {
   // Imported here so that loading the command does not load libtorch.
   const { pretrain } = await import("../../train/pretrain.js");
   const controller = new AbortController();
@@ -90,6 +101,8 @@ async function runPretrain(stage: "aligned" | "base" | "scorer", flags: Pretrain
       out: flags.out,
       workDir: flags.workDir,
       from: flags.from,
+      visionFrom: flags.visionFrom,
+      trainVision: flags.trainVision === true,
       steps: flags.steps,
       batchSize: flags.batchSize,
       lr: flags.lr,
