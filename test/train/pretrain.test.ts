@@ -7,6 +7,7 @@ import { after, before, test } from "node:test";
 // quote the failing expression.
 import { setNumThreads } from "../../src/engine/index.js";
 import { loadClip } from "../../src/models/clip-io.js";
+import { loadTagger } from "../../src/models/tagger-io.js";
 import { Tokenizer } from "../../src/models/tokenizer.js";
 import { loadVLM } from "../../src/models/vlm-io.js";
 import { readMetrics } from "../../src/train/metrics.js";
@@ -70,7 +71,7 @@ function run(stage: PretrainOptions["stage"], out: string, extra: Partial<Pretra
   return { lines, done: pretrain(options) };
 }
 
-test("defaults fit the documented budget: three stages with positive settings", () => {
+test("defaults fit the documented budget: every stage with positive settings", () => {
   for (const d of Object.values(STAGE_DEFAULTS)) {
     assert.ok(d.steps > 0 && d.batchSize > 0 && d.lr > 0 && d.warmupSteps < d.steps, JSON.stringify(d));
   }
@@ -194,6 +195,43 @@ test("scorer: a CLIP model on image-caption pairs, loadable, resumable", async (
   // A longer run from the finished one's checkpoint continues (the data order does not change).
   assert.ok(!(again instanceof Error), String(again));
   assert.equal(readTrainInfo(out)?.stepsDone, 6);
+});
+
+test("vision: a tagger whose tower aligned and base keep frozen and the scorer fine-tunes", async () => {
+  const vision = join(root, "vision");
+  const result = await run("vision", vision, { modelConfig: TINY_VLM, batchSize: 8 }).done;
+  assert.equal(result.steps, 4);
+  const tagger = loadTagger(vision);
+  const tower = new Map([...tagger.visionParameters()].map(([n, t]) => [n, t.toFloat32()]));
+  tagger.dispose();
+  assert.ok(tower.has("vision.stem.0.weight"), "the conv stem is the world models' stem");
+  assert.equal(readTrainInfo(vision)?.stage, "vision");
+
+  const aligned = join(root, "aligned-from-vision");
+  await run("aligned", aligned, { visionFrom: vision }).done;
+  const base = join(root, "base-from-vision");
+  await run("base", base, { from: aligned, steps: 2 }).done;
+  for (const dir of [aligned, base]) {
+    const { model } = loadVLM(dir);
+    for (const [name, values] of tower) {
+      assert.deepEqual(model.parameters.get(name)?.toFloat32(), values, `${dir}: ${name} stayed frozen`);
+    }
+    model.dispose();
+    assert.equal(readTrainInfo(dir)?.vision?.frozen, true, dir);
+  }
+  assert.equal(readTrainInfo(aligned)?.vision?.from, vision);
+
+  const scorer = join(root, "scorer-from-vision");
+  await run("scorer", scorer, { visionFrom: vision, batchSize: 8 }).done;
+  assert.equal(readTrainInfo(scorer)?.vision?.from, vision);
+  // A tower of another shape is refused by name.
+  await assert.rejects(
+    run("aligned", join(root, "mismatch"), {
+      visionFrom: vision,
+      modelConfig: { ...TINY_VLM, vision: { ...TINY_VLM.vision, dim: 32 } },
+    }).done,
+    /its vision tower .* differs/,
+  );
 });
 
 test("clipCollate drops repeated captions from a batch", () => {
