@@ -2,8 +2,10 @@
 # The reproducible pipeline behind the shipped models (DESIGN.md, SceneWorld: shipped checkpoints):
 #
 #   1. build the world (every split) from assets/world/default.yaml into runs/world (not committed);
-#   2. pretrain assets/aligned (captions), assets/base (instruction tuning from aligned) and
-#      assets/scorer (CLIP-style, contrastive), each with its train-info.json and metrics.jsonl;
+#   2. pretrain assets/vision (the image tower, supervised on the scene graphs), assets/aligned
+#      (captions, the tower frozen), assets/base (instruction tuning from aligned, the tower
+#      frozen) and assets/scorer (CLIP-style, contrastive, its image tower started from
+#      assets/vision), each with its train-info.json and metrics.jsonl;
 #      training checkpoints go to runs/pretrain/<stage> (resumable, not committed);
 #   3. evaluate assets/base on every benchmark and collect the results in assets/base-metrics.json.
 #
@@ -51,6 +53,7 @@ splits:
   test: { scenes: 100, creatures: 40, biased: false, priorBreakingShare: 0.5 }
 EOF
   } >"$CONFIG"
+  VISION_ARGS=(--steps 40 --batch-size 32 --save-every 20)
   ALIGNED_ARGS=(--steps 40 --batch-size 16 --save-every 20)
   BASE_ARGS=(--steps 40 --batch-size 16 --save-every 20)
   SCORER_ARGS=(--steps 40 --batch-size 64 --save-every 20)
@@ -61,6 +64,7 @@ else
   WORK=runs/pretrain
   EVAL_OUT=runs/eval/base
   CONFIG=assets/world/default.yaml
+  VISION_ARGS=()
   ALIGNED_ARGS=()
   BASE_ARGS=()
   SCORER_ARGS=()
@@ -85,17 +89,20 @@ fresh() { [ "$RESUME" = "1" ] || rm -rf "$WORK/$1"; }
 
 timed world selfsynth world build --config "$CONFIG" --out "$WORLD"
 
+fresh vision
+timed vision selfsynth pretrain vision "${COMMON[@]}" --out "$ASSETS/vision" --work-dir "$WORK/vision" \
+  "${VISION_ARGS[@]}"
 fresh aligned
-timed aligned selfsynth pretrain aligned "${COMMON[@]}" --out "$ASSETS/aligned" --work-dir "$WORK/aligned" \
-  "${ALIGNED_ARGS[@]}"
+timed aligned selfsynth pretrain aligned "${COMMON[@]}" --vision-from "$ASSETS/vision" --out "$ASSETS/aligned" \
+  --work-dir "$WORK/aligned" "${ALIGNED_ARGS[@]}"
 fresh base
 timed base selfsynth pretrain base "${COMMON[@]}" --from "$ASSETS/aligned" --out "$ASSETS/base" \
   --work-dir "$WORK/base" "${BASE_ARGS[@]}"
 fresh scorer
-timed scorer selfsynth pretrain scorer "${COMMON[@]}" --out "$ASSETS/scorer" --work-dir "$WORK/scorer" \
-  "${SCORER_ARGS[@]}"
+timed scorer selfsynth pretrain scorer "${COMMON[@]}" --vision-from "$ASSETS/vision" --out "$ASSETS/scorer" \
+  --work-dir "$WORK/scorer" "${SCORER_ARGS[@]}"
 
-du -sh "$ASSETS/aligned" "$ASSETS/base" "$ASSETS/scorer"
+du -sh "$ASSETS/vision" "$ASSETS/aligned" "$ASSETS/base" "$ASSETS/scorer"
 
 if [ "$SKIP_EVAL" = "1" ]; then
   stamp "SKIP_EVAL=1: no evaluation"
