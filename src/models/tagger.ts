@@ -4,10 +4,16 @@
 // from the scene graphs (src/train/tagger-data.ts); the tower is what ships, the heads are its
 // training scaffolding (saved beside it, so the tagger can be evaluated and resumed).
 //
-// Heads read one of two poolings of the patch features (B, N, C):
-//   cells  a fixed average over the patches that cover each cell of a cells x cells grid
-//          (SceneWorld's 3x3 layout): (B, cells^2, C), a class per cell;
-//   image  the mean over all patches: (B, 1, C), a class (single) or a set of tags (multi).
+// Heads read the patch features (B, N, C) directly or pooled:
+//   patches  each patch: (B, N, C), a class per patch (dense tagging, as segmentation labels);
+//   cells    a fixed average over the patches that cover each cell of a cells x cells grid
+//            (SceneWorld's 3x3 layout): (B, cells^2, C), a class per cell;
+//   image    the mean over all patches: (B, 1, C), a class (single) or a set of tags (multi).
+// SceneWorld's tagger (src/train/tagger-data.ts) tags patches, not cells: a tower trained on
+// cell averages spreads an object's identity over several patch tokens, and a VLM built on it
+// learned to describe (reading cell by cell) but not to answer "Is there a star?" (which needs
+// the identity in each token, for the question to find): 50% on its own training images after
+// 1,000 steps, where the patch-tagged tower's VLM learns it (scripts/calibrate.sh).
 // Losses: cross-entropy for single-label heads (targets -100 are ignored), binary
 // cross-entropy for multi-label heads (rows with a zero mask are ignored).
 import { crossEntropy, Generator, type Tensor, tensorFrom } from "../engine/index.js";
@@ -17,7 +23,7 @@ import { numPatches, type VisionConfig, VisionEncoder, validateVisionConfig } fr
 export interface TaggerHead {
   /** Class names, in logit order. */
   classes: string[];
-  pool: "cells" | "image";
+  pool: "patches" | "cells" | "image";
   /** single: one class (cross-entropy); multi: any subset (a sigmoid per class). */
   kind: "single" | "multi";
 }
@@ -49,8 +55,10 @@ export function validateTaggerConfig(c: TaggerConfig): void {
     if (!Array.isArray(h.classes) || h.classes.length < 1 || h.classes.some((x) => typeof x !== "string")) {
       throw new TaggerConfigError(`heads.${name}.classes: expected a non-empty list of names`);
     }
-    if (h.pool !== "cells" && h.pool !== "image") {
-      throw new TaggerConfigError(`heads.${name}.pool: expected "cells" or "image", got ${JSON.stringify(h.pool)}`);
+    if (h.pool !== "patches" && h.pool !== "cells" && h.pool !== "image") {
+      throw new TaggerConfigError(
+        `heads.${name}.pool: expected "patches", "cells" or "image", got ${JSON.stringify(h.pool)}`,
+      );
     }
     if (h.kind !== "single" && h.kind !== "multi") {
       throw new TaggerConfigError(`heads.${name}.kind: expected "single" or "multi", got ${JSON.stringify(h.kind)}`);
@@ -126,17 +134,25 @@ export class VisionTagger {
     return new Map(this.store.params);
   }
 
-  /** pixels (B, 3, H, W) -> logits per head: (B, cells^2, K) or (B, 1, K). */
+  /** pixels (B, 3, H, W) -> logits per head: (B, N, K), (B, cells^2, K) or (B, 1, K). */
   forward(pixels: Tensor): Map<string, Tensor> {
     const feats = this.vision.forward(pixels); // (B, N, C)
     const N = numPatches(this.config.vision);
     const c2 = this.config.cells ** 2;
-    const pooled = {
-      cells: tensorFrom(this.cellWeights, [c2, N]).matmul(feats), // (B, cells^2, C)
-      image: feats.mean(1, true), // (B, 1, C)
+    const pooled = new Map<TaggerHead["pool"], Tensor>();
+    const pool = (kind: TaggerHead["pool"]): Tensor => {
+      let t = pooled.get(kind);
+      if (t === undefined) {
+        if (kind === "patches") t = feats;
+        else if (kind === "cells")
+          t = tensorFrom(this.cellWeights, [c2, N]).matmul(feats); // (B, cells^2, C)
+        else t = feats.mean(1, true); // (B, 1, C)
+        pooled.set(kind, t);
+      }
+      return t;
     };
     const out = new Map<string, Tensor>();
-    for (const [name, head] of this.heads) out.set(name, head.forward(pooled[this.config.heads[name].pool]));
+    for (const [name, head] of this.heads) out.set(name, head.forward(pool(this.config.heads[name].pool)));
     return out;
   }
 

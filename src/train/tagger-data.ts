@@ -3,12 +3,15 @@
 // before any language is involved (the co-occurrence prior is then the decoder's to learn, as in
 // a VLM whose tower was pretrained elsewhere).
 //
-//   per cell of the 3x3 grid   thing (a shape, "word" or "empty"), colour, size, motion (objects
-//                              only; other cells ignored) and the word written (word cells only)
-//   per image                  scene type (scenes), species and the visible concepts (creatures)
+//   per patch    thing (a shape, "word" or "empty"), colour, size, motion (object patches only;
+//                others ignored) and the word written (plate patches only). A patch belongs to
+//                the object covering most of a 4x4 grid of points in it (at least 3 of the 16,
+//                by the shape's exact outline), else to a plate covering 4, else it is empty.
+//   per image    scene type (scenes), species and the visible concepts (creatures)
 import type { HeadTargets, TaggerConfig, TaggerHead } from "../models/tagger.js";
 import type { VisionConfig } from "../models/vision.js";
 import { CONCEPTS, SPECIES_NAMES } from "../world/index.js";
+import { placedSdf } from "../world/shapes.js";
 import type { WorldRecord } from "../world/splits.js";
 import { COLORS, DIRECTIONS, SCENE_TYPES, SHAPES, SIZES } from "../world/vocabulary.js";
 
@@ -20,7 +23,7 @@ const STILL = "still";
 
 /** The heads for a world whose rendered words are `words`. */
 export function worldTaggerHeads(words: readonly string[]): Record<string, TaggerHead> {
-  const cell = (classes: readonly string[]): TaggerHead => ({ classes: [...classes], pool: "cells", kind: "single" });
+  const cell = (classes: readonly string[]): TaggerHead => ({ classes: [...classes], pool: "patches", kind: "single" });
   return {
     thing: cell([...SHAPES, WORD, EMPTY]),
     color: cell(COLORS),
@@ -54,37 +57,97 @@ function indexOf(head: TaggerHead, name: string, where: string): bigint {
 function recordTargets(config: TaggerConfig, r: WorldRecord): RecordTargets {
   const h = config.heads;
   const single = new Map<string, bigint[]>();
+  const patches = (config.vision.imageSize / config.vision.patchSize) ** 2;
+  const slots = { patches, cells: config.cells ** 2, image: 1 };
   for (const [name, head] of Object.entries(h)) {
-    if (head.kind === "single") single.set(name, Array(head.pool === "cells" ? config.cells ** 2 : 1).fill(IGNORE));
+    if (head.kind === "single") single.set(name, Array(slots[head.pool]).fill(IGNORE));
   }
-  // Sets a head's target in one slot; heads the config does not have are skipped.
-  const set = (name: string, slot: number, value: string) => {
+  // Sets a head's target in one slot (a cell for cell heads, a patch for patch heads); heads the
+  // config does not have are skipped, as are those of the other kind of slot.
+  const set = (name: string, slot: number, value: string, kind: "patches" | "cells" | "image") => {
     const ids = single.get(name);
-    if (ids !== undefined) ids[slot] = indexOf(h[name], value, r.id);
+    if (ids !== undefined && h[name].pool === kind) ids[slot] = indexOf(h[name], value, r.id);
   };
   let tags: Float32Array | null = null;
   if (r.kind === "scene") {
     const s = r.scene;
-    for (let cell = 0; cell < config.cells ** 2; cell++) set("thing", cell, EMPTY);
     for (const o of s.objects) {
-      set("thing", o.cell, o.shape);
-      set("color", o.cell, o.color);
-      set("size", o.cell, o.size);
-      set("motion", o.cell, o.motion ?? STILL);
+      if (!(SHAPES as readonly string[]).includes(o.shape)) throw new RangeError(`${r.id}: unknown shape "${o.shape}"`);
+    }
+    for (let cell = 0; cell < config.cells ** 2; cell++) set("thing", cell, EMPTY, "cells");
+    for (const o of s.objects) {
+      set("thing", o.cell, o.shape, "cells");
+      set("color", o.cell, o.color, "cells");
+      set("size", o.cell, o.size, "cells");
+      set("motion", o.cell, o.motion ?? STILL, "cells");
     }
     for (const w of s.words) {
-      set("thing", w.cell, WORD);
-      set("text", w.cell, w.text);
+      set("thing", w.cell, WORD, "cells");
+      set("text", w.cell, w.text, "cells");
     }
-    set("scene", 0, s.background);
+    patchOwners(s, config.vision).forEach((owner, patch) => {
+      set("thing", patch, owner === null ? EMPTY : owner.kind === "object" ? owner.o.shape : WORD, "patches");
+      if (owner?.kind === "object") {
+        set("color", patch, owner.o.color, "patches");
+        set("size", patch, owner.o.size, "patches");
+        set("motion", patch, owner.o.motion ?? STILL, "patches");
+      } else if (owner?.kind === "word") {
+        set("text", patch, owner.w.text, "patches");
+      }
+    });
+    set("scene", 0, s.background, "image");
   } else {
-    set("species", 0, r.species);
+    set("species", 0, r.species, "image");
     if (h.concepts !== undefined) {
       tags = new Float32Array(h.concepts.classes.length);
       for (const c of r.visibleConcepts) tags[Number(indexOf(h.concepts, c, r.id))] = 1;
     }
   }
   return { single, tags };
+}
+
+type SceneOf<R> = R extends { kind: "scene"; scene: infer S } ? S : never;
+type WorldScene = SceneOf<WorldRecord>;
+type Owner =
+  | { kind: "object"; o: WorldScene["objects"][number] }
+  | { kind: "word"; w: WorldScene["words"][number] }
+  | null;
+
+/** What each patch shows (reading order): see the header for the rule. */
+export function patchOwners(scene: WorldScene, vision: VisionConfig): Owner[] {
+  const p = vision.patchSize;
+  const g = vision.imageSize / p;
+  // Scene coordinates are the world's pixels; the tower may read the image resized.
+  const sx = scene.width / vision.imageSize;
+  const sy = scene.height / vision.imageSize;
+  const owners: Owner[] = [];
+  for (let py = 0; py < g; py++) {
+    for (let px = 0; px < g; px++) {
+      const points: [number, number][] = [];
+      for (let j = 0; j < 4; j++) {
+        for (let i = 0; i < 4; i++)
+          points.push([(px * p + ((i + 0.5) * p) / 4) * sx, (py * p + ((j + 0.5) * p) / 4) * sy]);
+      }
+      let best: Owner = null;
+      let bestCount = 2; // an object needs at least 3 of the 16 points
+      for (const o of scene.objects) {
+        const count = points.filter(([x, y]) => placedSdf(o, x, y) <= 0).length;
+        if (count > bestCount) {
+          best = { kind: "object", o };
+          bestCount = count;
+        }
+      }
+      if (best === null) {
+        for (const w of scene.words) {
+          const b = w.plate;
+          const count = points.filter(([x, y]) => x >= b.x0 && x <= b.x1 && y >= b.y0 && y <= b.y1).length;
+          if (count >= 4) best = { kind: "word", w };
+        }
+      }
+      owners.push(best);
+    }
+  }
+  return owners;
 }
 
 /** The batch's targets, laid out as VisionTagger.forward's logits (record-major, then slot). */

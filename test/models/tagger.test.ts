@@ -40,6 +40,12 @@ test("cell pooling: each cell averages the patches under it by area", () => {
   assert.ok(Math.abs(w3[5] - area5 / total) < 1e-6);
 });
 
+/** A 48x48 scene: each object a radius-6 shape centred in its 16-px cell; a word's plate fills its cell. */
+const at = (cell: number) => ({ x: (cell % 3) * 16 + 8, y: Math.floor(cell / 3) * 16 + 8 });
+const plateOf = (cell: number) => {
+  const { x, y } = at(cell);
+  return { x0: x - 8, y0: y - 8, x1: x + 8, y1: y + 8 };
+};
 function scene(
   id: string,
   objects: { shape: string; color: string; cell: number; motion?: string }[],
@@ -50,9 +56,11 @@ function scene(
     kind: "scene",
     image: `images/${id}.png`,
     scene: {
+      width: 48,
+      height: 48,
       background: "beach",
-      objects: objects.map((o, i) => ({ id: i, size: "small", motion: o.motion ?? null, ...o })),
-      words: word ? [{ id: 0, color: "black", ...word }] : [],
+      objects: objects.map((o, i) => ({ id: i, size: "small", motion: o.motion ?? null, ...at(o.cell), r: 6, ...o })),
+      words: word ? [{ id: 0, color: "black", ...word, plate: plateOf(word.cell) }] : [],
     },
   } as unknown as WorldRecord;
 }
@@ -64,11 +72,12 @@ const creature = {
   visibleConcepts: ["body:tall", "pattern:stripes"],
 } as unknown as WorldRecord;
 
-test("targets: per cell from the scene graph, per image for scenes and creatures", () => {
-  const config = worldTaggerConfig({ ...vision }, ["CAT", "DOG"]);
+test("targets: per patch from the scene graph's outlines, per image for scenes and creatures", () => {
+  // 48 px in 16-px patches: the patches are the 3x3 cells.
+  const config = worldTaggerConfig({ ...vision, imageSize: 48, patchSize: 16 }, ["CAT", "DOG"]);
   const h = config.heads;
   const records = [
-    scene("s0", [{ shape: "star", color: "red", cell: 4, motion: "left" }], { text: "DOG", cell: 0 }),
+    scene("s0", [{ shape: "circle", color: "red", cell: 4, motion: "left" }], { text: "DOG", cell: 0 }),
     creature,
   ];
   const t = taggerTargets(config, records);
@@ -76,13 +85,13 @@ test("targets: per cell from the scene graph, per image for scenes and creatures
   assert.ok(thing?.kind === "single");
   const empty = BigInt(h.thing.classes.indexOf("empty"));
   const ids = [...thing.ids];
-  assert.equal(ids.length, 18, "9 cells x 2 records");
+  assert.equal(ids.length, 18, "9 patches x 2 records");
   assert.equal(ids[0], BigInt(h.thing.classes.indexOf("word")));
-  assert.equal(ids[4], BigInt(h.thing.classes.indexOf("star")));
+  assert.equal(ids[4], BigInt(h.thing.classes.indexOf("circle")));
   assert.deepEqual([ids[1], ids[8]], [empty, empty]);
   assert.ok(
     ids.slice(9).every((id) => id === -100n),
-    "a creature has no cells",
+    "a creature has no patch targets",
   );
   const color = t.get("color");
   assert.ok(color?.kind === "single");
@@ -101,7 +110,12 @@ test("targets: per cell from the scene graph, per image for scenes and creatures
   const K = h.concepts.classes.length;
   const on = [...concepts.tags.subarray(K)].flatMap((v, k) => (v === 1 ? [h.concepts.classes[k]] : []));
   assert.deepEqual(on.sort(), ["body:tall", "pattern:stripes"]);
-  assert.throws(() => taggerTargets(config, [scene("bad", [{ shape: "blob", color: "red", cell: 0 }])]), /bad: "blob"/);
+  assert.throws(() => taggerTargets(config, [scene("bad", [{ shape: "blob", color: "red", cell: 0 }])]), /bad: unknown shape "blob"/);
+  // A small object owns no patch of a coarse grid: under 3 of a patch's 16 points.
+  const tiny = scene("s2", [{ shape: "circle", color: "red", cell: 4 }]);
+  (tiny as unknown as { scene: { objects: { r: number }[] } }).scene.objects[0].r = 1;
+  const t2 = taggerTargets(config, [tiny]).get("thing");
+  assert.ok(t2?.kind === "single" && t2.ids[4] === empty, "a tiny object leaves its patch empty");
 });
 
 test("accuracy: argmax over targeted slots, thresholded tags over tagged rows (hand-made logits)", () => {
