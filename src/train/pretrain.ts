@@ -61,23 +61,22 @@ export const STAGES = ["vision", "aligned", "base", "scorer"] as const;
 export type Stage = (typeof STAGES)[number];
 
 /**
- * Defaults per stage, set for the 3-stage budget of under an hour on 2 cores (see
- * scripts/make-assets.sh). Measured 2026-11-22 at the world's size (64x64 images, 8x8 patches:
- * 64 image tokens) with the default models (VLM 4.87M parameters, scorer 0.90M), 2 threads,
- * 80-step runs on a 1,700-image world while other processes loaded the machine (load ~3):
- *   aligned  ~5,400 tokens/s steady (4,700 averaged with the slow first ~10 steps):
- *            ~3,000 tokens and ~0.57 s per step of 32 captions;
- *   base     ~5,200 tokens/s: ~0.62 s per step of 32 length-grouped examples (22% descriptions);
- *   scorer   ~250-430 pairs/s: ~0.3-0.5 s per step of 128 pairs.
- * Tokens count every non-padding position, the 64 image tokens included.
- * So: aligned 2,000 steps (~19 min, ~2.9 epochs of the 22k captions), base 1,500 steps (~16 min,
- * ~1 epoch of the ~48k instruction examples), scorer 1,000 steps (~7 min, ~5.8 epochs of 22k
- * pairs); ~42 min of training plus ~2 min of loading. Calibration (FINDINGS.md) may move them.
+ * Defaults per stage, set for the budget of under an hour on 2 cores (scripts/make-assets.sh).
+ * Measured 2026-12-02, 2 threads, the default world (64x64 images; the tower's 8x8 patches
+ * merged 2x2 into 16 image tokens), the default models:
+ *   vision   ~350 images/s: ~0.18 s per step of 64; 3,000 steps (~10 min, ~8.7 epochs of 22k);
+ *   aligned  ~3,800 tokens/s with the tower frozen: ~0.42 s per step of 32 captions; 2,000
+ *            steps (~14 min, ~2.9 epochs);
+ *   base     ~3,400 tokens/s: ~0.45 s per step of 32 length-grouped examples; 2,000 steps
+ *            (~15 min, ~0.7 epoch of the ~90k instruction examples);
+ *   scorer   ~250-430 pairs/s: ~0.3-0.5 s per step of 128 pairs; 1,000 steps (~7 min).
+ * Tokens count every non-padding position, the image tokens included. The calibration behind
+ * the vision and base budgets is in README (Shipped models).
  */
 export const STAGE_DEFAULTS: Record<Stage, StageDefaults> = {
-  vision: { steps: 2000, batchSize: 64, lr: 1e-3, warmupSteps: 50, weightDecay: 0.01 },
+  vision: { steps: 3000, batchSize: 64, lr: 1e-3, warmupSteps: 50, weightDecay: 0.01 },
   aligned: { steps: 2000, batchSize: 32, lr: 1e-3, warmupSteps: 100, weightDecay: 0.01 },
-  base: { steps: 1500, batchSize: 32, lr: 3e-4, warmupSteps: 50, weightDecay: 0.01 },
+  base: { steps: 2000, batchSize: 32, lr: 3e-4, warmupSteps: 50, weightDecay: 0.01 },
   scorer: { steps: 1000, batchSize: 128, lr: 1e-3, warmupSteps: 50, weightDecay: 0.01 },
 };
 

@@ -4,7 +4,6 @@
 import type { ChatMessage } from "../models/chat-template.js";
 import { encodeChat } from "../models/chat-template.js";
 import type { Tokenizer } from "../models/tokenizer.js";
-import { numPatches } from "../models/vision.js";
 import type { VLM } from "../models/vlm.js";
 import { collate } from "./collate.js";
 import type { TrainConfigInput } from "./config.js";
@@ -19,7 +18,7 @@ export interface SftExample {
 }
 
 export function tokenizeSft(tokenizer: Tokenizer, model: VLM, examples: readonly SftExample[]): TokenizedExample[] {
-  const numImageTokens = numPatches(model.config.vision);
+  const numImageTokens = model.numImageTokens;
   return examples.map((e) => {
     const { inputIds, labels } = encodeChat(tokenizer, e.messages, { numImageTokens, addGenerationPrompt: false });
     return { inputIds, labels, image: e.image };

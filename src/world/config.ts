@@ -135,7 +135,7 @@ export const WorldConfigSchema = z
           .number()
           .int()
           .min(0)
-          .default(2)
+          .default(6)
           .describe(
             "plain 'Is there a <object>?' questions per scene (half present, half absent), added to the question set",
           ),
