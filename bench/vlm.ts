@@ -9,7 +9,6 @@ import { join } from "node:path";
 import {
   AdamW,
   cat,
-  clipGradNorm,
   crossEntropy,
   embedding,
   full,

@@ -89,7 +89,15 @@ test("a config error names its field", () => {
   assert.throws(() => parseClipConfig({ vocabSize: 20, txt: {} }), /txt/);
   // Defaults as documented.
   const c = parseClipConfig({ vocabSize: 20 });
-  assert.deepEqual(c.vision, { imageSize: 32, patchSize: 4, dim: 128, layers: 2, heads: 4, mlpDim: 512, stem: "patch" });
+  assert.deepEqual(c.vision, {
+    imageSize: 32,
+    patchSize: 4,
+    dim: 128,
+    layers: 2,
+    heads: 4,
+    mlpDim: 512,
+    stem: "patch",
+  });
   assert.deepEqual(c.text, { dim: 128, layers: 2, heads: 4, mlpDim: 512, maxLength: 48 });
   assert.equal(c.embedDim, 128);
 });

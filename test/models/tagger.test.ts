@@ -110,7 +110,10 @@ test("targets: per patch from the scene graph's outlines, per image for scenes a
   const K = h.concepts.classes.length;
   const on = [...concepts.tags.subarray(K)].flatMap((v, k) => (v === 1 ? [h.concepts.classes[k]] : []));
   assert.deepEqual(on.sort(), ["body:tall", "pattern:stripes"]);
-  assert.throws(() => taggerTargets(config, [scene("bad", [{ shape: "blob", color: "red", cell: 0 }])]), /bad: unknown shape "blob"/);
+  assert.throws(
+    () => taggerTargets(config, [scene("bad", [{ shape: "blob", color: "red", cell: 0 }])]),
+    /bad: unknown shape "blob"/,
+  );
   // A small object owns no patch of a coarse grid: under 3 of a patch's 16 points.
   const tiny = scene("s2", [{ shape: "circle", color: "red", cell: 4 }]);
   (tiny as unknown as { scene: { objects: { r: number }[] } }).scene.objects[0].r = 1;
