@@ -9,9 +9,9 @@
 #      training checkpoints go to runs/pretrain/<stage> (resumable, not committed);
 #   3. evaluate assets/base on every benchmark and collect the results in assets/base-metrics.json.
 #
-# Budget (measured 2026-11-22, 2 cores, the shipped assets): world 2.3 min, aligned 27 min, base
-# 16 min, scorer 6 min, evaluation of the base on the full test split 10 min: about 50 minutes
-# of training (see STAGE_DEFAULTS in src/train/pretrain.ts).
+# Budget (measured 2026-12-02, 2 cores): world 1.8 min, vision 8, aligned 10, base 11, scorer 6
+# (37 minutes of training), then about 10 minutes evaluating the base on the full test split
+# (see STAGE_DEFAULTS in src/train/pretrain.ts). The calibration behind the choices: README.
 #
 # Environment:
 #   QUICK=1      a minutes-long smoke version (small world, tiny step counts, --limit on evals)
