@@ -1,19 +1,26 @@
 // How much do the two sides of a run's preference pairs hallucinate? Scores `chosen` and
 // `rejected` of every pair in a stage's pairs.jsonl with CHAIR against the pool's exact scene
 // graphs (pool-truth.jsonl of the world), and counts the pairs whose chosen side hallucinates
-// fewer objects than its rejected side. A preference method can only teach what its pairs hold.
+// fewer objects than its rejected side, and how many hallucinated mentions are the prior's
+// partner of an anchor that is present (priors.pairs of the world config). A preference method
+// can only teach what its pairs hold.
 //
 //   node --import tsx scripts/pair-hallucination.ts runs/stic-seed0/stages/stic-stage1/data/pairs.jsonl \
-//        [--world runs/world] [--json]
+//        [--world runs/world] [--config assets/world/default.yaml] [--json]
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { chairMetrics, chairVerdict, descriptionLength, extractObjectMentions } from "../src/eval/chair.js";
 import { worldVocabulary } from "../src/eval/world-benches.js";
+import { loadWorldConfig } from "../src/world/config.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { world: { type: "string", default: "runs/world" }, json: { type: "boolean", default: false } },
+  options: {
+    world: { type: "string", default: "runs/world" },
+    config: { type: "string", default: "assets/world/default.yaml" },
+    json: { type: "boolean", default: false },
+  },
 });
 if (positionals.length !== 1) {
   console.error("usage: pair-hallucination.ts <pairs.jsonl> [--world DIR] [--json]");
@@ -34,6 +41,12 @@ function readJsonl(path: string): Record<string, unknown>[] {
 }
 
 const table = worldVocabulary().objects;
+const priorPairs = loadWorldConfig(values.config).priors.pairs;
+/** Hallucinated mentions that are the partner of an anchor the image holds. */
+function priorDriven(hallucinated: readonly string[], objects: readonly string[]): number {
+  return hallucinated.filter((m) => priorPairs.some((p) => p.partner === m && objects.includes(p.anchor))).length;
+}
+const priorCounts = { chosen: { prior: 0, all: 0 }, rejected: { prior: 0, all: 0 } };
 const truthById = new Map<string, string[]>();
 for (const record of readJsonl(join(values.world, "pool-truth.jsonl"))) {
   if (record.kind === "scene") truthById.set(record.id as string, record.objects as string[]);
@@ -63,6 +76,14 @@ for (const pair of readJsonl(positionals[0])) {
   rejected.push(r);
   const hc = chairVerdict(c.parsed.mentions, truth).hallucinated.length;
   const hr = chairVerdict(r.parsed.mentions, truth).hallucinated.length;
+  for (const [name, sideResult] of [
+    ["chosen", c],
+    ["rejected", r],
+  ] as const) {
+    const hallucinated = chairVerdict(sideResult.parsed.mentions, truth).hallucinated;
+    priorCounts[name].all += hallucinated.length;
+    priorCounts[name].prior += priorDriven(hallucinated, truth.objects);
+  }
   if (hc < hr) chosenBetter++;
   else if (hr < hc) rejectedBetter++;
 }
@@ -70,8 +91,11 @@ for (const pair of readJsonl(positionals[0])) {
 const result = {
   pairs: chosen.length,
   skipped,
-  chosen: chairMetrics(chosen),
-  rejected: chairMetrics(rejected),
+  chosen: { ...chairMetrics(chosen), prior_share: priorCounts.chosen.prior / Math.max(1, priorCounts.chosen.all) },
+  rejected: {
+    ...chairMetrics(rejected),
+    prior_share: priorCounts.rejected.prior / Math.max(1, priorCounts.rejected.all),
+  },
   chosenFewerHallucinations: chosenBetter / Math.max(1, chosen.length),
   rejectedFewerHallucinations: rejectedBetter / Math.max(1, chosen.length),
 };
@@ -82,7 +106,7 @@ else {
   for (const name of ["chosen", "rejected"] as const) {
     const m = result[name];
     console.log(
-      `${name.padEnd(8)} CHAIR_i ${f(m.chair_i)}  CHAIR_s ${f(m.chair_s)}  coverage ${f(m.coverage)}  words ${m.mean_length.toFixed(1)}`,
+      `${name.padEnd(8)} CHAIR_i ${f(m.chair_i)}  CHAIR_s ${f(m.chair_s)}  coverage ${f(m.coverage)}  words ${m.mean_length.toFixed(1)}  prior-partner share of hallucinations ${f(m.prior_share)}`,
     );
   }
   console.log(
