@@ -74,18 +74,14 @@ for (const pair of readJsonl(positionals[0])) {
   const r = side(pair.rejected as string);
   chosen.push(c);
   rejected.push(r);
-  const hc = chairVerdict(c.parsed.mentions, truth).hallucinated.length;
-  const hr = chairVerdict(r.parsed.mentions, truth).hallucinated.length;
-  for (const [name, sideResult] of [
-    ["chosen", c],
-    ["rejected", r],
-  ] as const) {
-    const hallucinated = chairVerdict(sideResult.parsed.mentions, truth).hallucinated;
-    priorCounts[name].all += hallucinated.length;
-    priorCounts[name].prior += priorDriven(hallucinated, truth.objects);
-  }
-  if (hc < hr) chosenBetter++;
-  else if (hr < hc) rejectedBetter++;
+  const hallucinatedChosen = chairVerdict(c.parsed.mentions, truth).hallucinated;
+  const hallucinatedRejected = chairVerdict(r.parsed.mentions, truth).hallucinated;
+  priorCounts.chosen.all += hallucinatedChosen.length;
+  priorCounts.chosen.prior += priorDriven(hallucinatedChosen, truth.objects);
+  priorCounts.rejected.all += hallucinatedRejected.length;
+  priorCounts.rejected.prior += priorDriven(hallucinatedRejected, truth.objects);
+  if (hallucinatedChosen.length < hallucinatedRejected.length) chosenBetter++;
+  else if (hallucinatedRejected.length < hallucinatedChosen.length) rejectedBetter++;
 }
 
 const result = {

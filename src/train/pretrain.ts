@@ -64,12 +64,12 @@ export type Stage = (typeof STAGES)[number];
  * Defaults per stage, set for the budget of under an hour on 2 cores (scripts/make-assets.sh).
  * Measured 2026-12-02, 2 threads, the default world (64x64 images; the tower's 8x8 patches
  * merged 2x2 into 16 image tokens), the default models:
- *   vision   ~350 images/s: ~0.18 s per step of 64; 3,000 steps (~10 min, ~8.7 epochs of 22k);
- *   aligned  ~3,800 tokens/s with the tower frozen: ~0.42 s per step of 32 captions; 2,000
- *            steps (~14 min, ~2.9 epochs);
- *   base     ~3,400 tokens/s: ~0.45 s per step of 32 length-grouped examples; 2,000 steps
- *            (~15 min, ~0.7 epoch of the ~90k instruction examples);
- *   scorer   ~250-430 pairs/s: ~0.3-0.5 s per step of 128 pairs; 1,000 steps (~7 min).
+ *   vision   ~400 images/s: ~0.16 s per step of 64; 3,000 steps (8 min, ~8.7 epochs of 22k);
+ *   aligned  with the tower frozen, ~0.3 s per step of 32 captions; 2,000 steps (10 min,
+ *            ~2.9 epochs);
+ *   base     ~0.32 s per step of 32 length-grouped examples; 2,000 steps (11 min, ~0.7 epoch
+ *            of the ~90k instruction examples);
+ *   scorer   ~0.36 s per step of 128 pairs; 1,000 steps (6 min).
  * Tokens count every non-padding position, the image tokens included. The calibration behind
  * the vision and base budgets is in README (Shipped models).
  */

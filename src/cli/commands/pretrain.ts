@@ -40,7 +40,7 @@ interface PretrainFlags {
 
 const STAGE_HELP = {
   vision:
-    "the image tower alone, supervised on the pretraining split's scene graphs (what is in each cell, the scene, the creature)",
+    "the image tower alone, supervised on the pretraining split's scene graphs (what is in each patch, the scene, the creature)",
   aligned: "a fresh VLM (image encoder + projector + decoder) trained on the pretraining split's captions",
   base: "instruction-tune a model (--from, the aligned one) on the instruction split's descriptions and questions",
   scorer: "the CLIP-style image-text scorer, contrastive on the pretraining split's image-caption pairs",
