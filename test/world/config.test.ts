@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { loadWorldConfig, parseWorldConfig, WorldConfigError } from "../../src/world/config.js";
+import { configHash, loadWorldConfig, parseWorldConfig, WorldConfigError } from "../../src/world/config.js";
 
 const fails = (input: unknown, ...needles: string[]) => {
   assert.throws(
@@ -29,6 +29,14 @@ test("defaults fill every field", () => {
 test("the shipped default.yaml equals the built-in defaults", () => {
   const c = loadWorldConfig(join(import.meta.dirname, "../../assets/world/default.yaml"));
   assert.deepEqual(c, parseWorldConfig({}));
+});
+
+test("biased-pool.yaml is the default world but for a pool that follows the training prior", () => {
+  const c = loadWorldConfig(join(import.meta.dirname, "../../assets/world/biased-pool.yaml"));
+  const d = parseWorldConfig({});
+  assert.deepEqual(c.splits.pool, { ...d.splits.pool, biased: true, priorBreakingShare: 0 });
+  assert.deepEqual({ ...c, splits: { ...c.splits, pool: d.splits.pool } }, d);
+  assert.notEqual(configHash(c), configHash(d));
 });
 
 test("a bad choice names the field and the allowed values", () => {

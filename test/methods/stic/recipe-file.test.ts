@@ -1,0 +1,40 @@
+// recipes/stic.yaml, as shipped: it and each of its profiles resolve, and every world config a
+// profile names is a file that loads (a typo in a profile would otherwise surface only when a user
+// runs it).
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { parse as parseYaml } from "yaml";
+import { registerSticStageKinds } from "../../../src/methods/stic/stages.js";
+import { loadRecipe } from "../../../src/run/recipe.js";
+import { loadWorldConfig } from "../../../src/world/config.js";
+
+registerSticStageKinds();
+const root = join(import.meta.dirname, "../../..");
+const path = join(root, "recipes/stic.yaml");
+const profiles = Object.keys((parseYaml(readFileSync(path, "utf8")) as { profiles: object }).profiles);
+
+test("recipes/stic.yaml resolves with no profile and with each of its profiles", () => {
+  assert.ok(profiles.includes("quick") && profiles.includes("no-negatives") && profiles.includes("biased-pool"));
+  const dirs = new Set<string>();
+  for (const profile of [undefined, ...profiles]) {
+    const { recipe } = loadRecipe(path, profile === undefined ? {} : { profile });
+    assert.deepEqual(
+      recipe.stages.map((s) => s.type),
+      ["stic-preferences", "stic-infused-sft"],
+    );
+    loadWorldConfig(join(root, recipe.world.config));
+    dirs.add(`${recipe.world.config} -> ${recipe.world.dir}`);
+  }
+  // Two world configs, each with its own folder (a folder holds one world).
+  assert.equal(dirs.size, 2, [...dirs].join("; "));
+});
+
+test("the biased-pool profile changes the world and nothing else", () => {
+  const plain = loadRecipe(path).recipe;
+  const biased = loadRecipe(path, { profile: "biased-pool" }).recipe;
+  assert.equal(biased.world.config, "assets/world/biased-pool.yaml");
+  assert.notEqual(biased.world.dir, plain.world.dir);
+  assert.deepEqual({ ...biased, world: plain.world, profile: null }, plain);
+});
