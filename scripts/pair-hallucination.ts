@@ -8,9 +8,9 @@
 //   node --import tsx scripts/pair-hallucination.ts runs/stic-seed0/stages/stic-stage1/data/pairs.jsonl \
 //        [--world runs/world] [--config assets/world/default.yaml] [--json]
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { chairMetrics, chairVerdict, descriptionLength, extractObjectMentions } from "../src/eval/chair.js";
+import { chairMetrics } from "../src/eval/chair.js";
+import { chosenHallucinatesLess, PairScorer, readPoolTruth } from "../src/eval/pair-hallucination.js";
 import { worldVocabulary } from "../src/eval/world-benches.js";
 import { loadWorldConfig } from "../src/world/config.js";
 
@@ -40,18 +40,9 @@ function readJsonl(path: string): Record<string, unknown>[] {
     });
 }
 
-const table = worldVocabulary().objects;
-const priorPairs = loadWorldConfig(values.config).priors.pairs;
-/** Hallucinated mentions that are the partner of an anchor the image holds. */
-function priorDriven(hallucinated: readonly string[], objects: readonly string[]): number {
-  return hallucinated.filter((m) => priorPairs.some((p) => p.partner === m && objects.includes(p.anchor))).length;
-}
+const scorer = new PairScorer(worldVocabulary().objects, loadWorldConfig(values.config).priors.pairs);
+const truthById = readPoolTruth(values.world);
 const priorCounts = { chosen: { prior: 0, all: 0 }, rejected: { prior: 0, all: 0 } };
-const truthById = new Map<string, string[]>();
-for (const record of readJsonl(join(values.world, "pool-truth.jsonl"))) {
-  if (record.kind === "scene") truthById.set(record.id as string, record.objects as string[]);
-}
-
 type Side = { parsed: { mentions: string[]; words: number }; truth: { objects: string[] } };
 const chosen: Side[] = [];
 const rejected: Side[] = [];
@@ -65,23 +56,17 @@ for (const pair of readJsonl(positionals[0])) {
     skipped++; // a creature image or an item outside the pool: no object ground truth
     continue;
   }
-  const truth = { objects: [...new Set(objects)] };
-  const side = (text: string): Side => ({
-    parsed: { mentions: extractObjectMentions(text, table), words: descriptionLength(text) },
-    truth,
-  });
-  const c = side(pair.chosen as string);
-  const r = side(pair.rejected as string);
-  chosen.push(c);
-  rejected.push(r);
-  const hallucinatedChosen = chairVerdict(c.parsed.mentions, truth).hallucinated;
-  const hallucinatedRejected = chairVerdict(r.parsed.mentions, truth).hallucinated;
-  priorCounts.chosen.all += hallucinatedChosen.length;
-  priorCounts.chosen.prior += priorDriven(hallucinatedChosen, truth.objects);
-  priorCounts.rejected.all += hallucinatedRejected.length;
-  priorCounts.rejected.prior += priorDriven(hallucinatedRejected, truth.objects);
-  if (hallucinatedChosen.length < hallucinatedRejected.length) chosenBetter++;
-  else if (hallucinatedRejected.length < hallucinatedChosen.length) rejectedBetter++;
+  const score = scorer.pair(pair.chosen as string, pair.rejected as string, objects);
+  for (const [name, side, list] of [
+    ["chosen", score.chosen, chosen],
+    ["rejected", score.rejected, rejected],
+  ] as const) {
+    list.push({ parsed: { mentions: side.mentions, words: side.words }, truth: { objects: score.objects } });
+    priorCounts[name].all += side.verdict.hallucinated.length;
+    priorCounts[name].prior += side.priorDriven;
+  }
+  if (chosenHallucinatesLess(score)) chosenBetter++;
+  else if (score.rejected.verdict.hallucinated.length < score.chosen.verdict.hallucinated.length) rejectedBetter++;
 }
 
 const result = {

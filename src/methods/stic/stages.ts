@@ -2,7 +2,8 @@
 //   stic-preferences: stage 1. Preference pairs from unlabeled pool images (preferences.ts), then
 //     DPO with STIC's likelihood term on LoRA adapters, merged into the next model. With
 //     `objective: sft-chosen` the same pairs train SFT on the chosen answers only: the paper's
-//     ablation without negatives.
+//     ablation without negatives. `oracleFilter` (a diagnostic that reads the pool's scene
+//     graphs) trains only on the pairs whose chosen side hallucinates less.
 //   stic-infused-sft: stage 2. The stage-1 model describes the images of an instruction subset;
 //     SFT on the questions with the description prefixed (infused.ts).
 // Each stage writes its records under `<stage>/data` (content-addressed images, JSONL records,
@@ -18,6 +19,7 @@ import { type ChunkOutcome, generateInChunks } from "../common/chunked-records.j
 import { fineTune, LoraSchema, TrainSchema } from "../common/fine-tune.js";
 import { instructionQuestions, poolItems } from "../common/world-items.js";
 import { describeImages, infusedRecords } from "./infused.js";
+import { writeOracleFiltered } from "./oracle-filter.js";
 import { sticPairs } from "./preferences.js";
 import { STIC_PROMPT_SETS, sticPromptSet } from "./prompts.js";
 
@@ -90,6 +92,12 @@ export const sticPreferences = defineStageKind({
       .describe("false: the released code (the corruption branch sees the clean image)"),
     hallucinationRate: z.number().min(0).max(1).default(0.5),
     objective: z.enum(["dpo", "sft-chosen"]).default("dpo").describe("sft-chosen: the ablation without negatives"),
+    oracleFilter: z
+      .boolean()
+      .default(false)
+      .describe(
+        "diagnostic, reads ground truth: train only on pairs whose chosen side names fewer absent objects than the rejected one",
+      ),
     dpo: DpoOptionsSchema.prefault({}),
     lora: LoraSchema.prefault({}),
     train: TrainSchema.prefault({}),
@@ -124,12 +132,20 @@ export const sticPreferences = defineStageKind({
       }),
     );
     ctx.log(`${ctx.name}: ${pairs.records} pairs; dropped ${JSON.stringify(pairs.drops)}`);
+    let trainPath = data.recordsPath;
+    if (config.oracleFilter) {
+      trainPath = join(data.root, "pairs-oracle.jsonl");
+      const kept = await ctx.step("oracle-filter", async () =>
+        writeOracleFiltered(data.recordsPath, trainPath, data.root, ctx.world),
+      );
+      ctx.log(`${ctx.name}: oracle filter kept ${kept.kept} of ${kept.pairs} pairs (${JSON.stringify(kept.dropped)})`);
+    }
     const out = join(ctx.stageDir, "model");
     await ctx.step("train", () =>
       fineTune({
         ctx,
         datasetRoot: data.root,
-        recordsPath: data.recordsPath,
+        recordsPath: trainPath,
         objective: config.objective === "dpo" ? { kind: "dpo", dpo: config.dpo } : { kind: "sft" },
         lora: config.lora,
         train: config.train,

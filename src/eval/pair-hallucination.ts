@@ -1,0 +1,76 @@
+// How much each side of a preference pair hallucinates, against a world's exact scene graphs:
+// CHAIR's object mentions of `chosen` and `rejected` checked against the objects of the pair's
+// source image, and how many hallucinated mentions are the prior's partner of an anchor the
+// image holds. A preference method can only teach what its pairs hold; this measures it
+// (scripts/pair-hallucination.ts) and lets a diagnostic keep only the pairs whose chosen side
+// is the better one (STIC's `oracleFilter`, which uses ground truth and is no method).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { WorldConfig } from "../world/config.js";
+import { type ChairVerdict, chairVerdict, descriptionLength, extractObjectMentions } from "./chair.js";
+import type { SynonymTable } from "./text.js";
+
+export interface SideScore {
+  mentions: string[];
+  words: number;
+  verdict: ChairVerdict;
+  /** Hallucinated mentions that are the partner of an anchor the image holds. */
+  priorDriven: number;
+}
+
+export interface PairScore {
+  chosen: SideScore;
+  rejected: SideScore;
+  /** The source image's objects (canonical words, no repeats). */
+  objects: string[];
+}
+
+/** The objects of every scene of a world's pool (`pool-truth.jsonl`), by record id. */
+export function readPoolTruth(worldDir: string): Map<string, string[]> {
+  const path = join(worldDir, "pool-truth.jsonl");
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Error(`${path}: cannot read the pool's scene graphs (${(error as Error).message})`);
+  }
+  const out = new Map<string, string[]>();
+  text.split("\n").forEach((line, i) => {
+    if (line.trim() === "") return;
+    let record: { id?: unknown; kind?: unknown; objects?: unknown };
+    try {
+      record = JSON.parse(line);
+    } catch (error) {
+      throw new Error(`${path} line ${i + 1}: not JSON (${(error as Error).message})`);
+    }
+    if (record.kind !== "scene") return; // creatures carry no object list
+    if (typeof record.id !== "string" || !Array.isArray(record.objects))
+      throw new Error(`${path} line ${i + 1}: a scene record needs a string id and an objects list`);
+    out.set(record.id, [...new Set(record.objects as string[])]);
+  });
+  return out;
+}
+
+export class PairScorer {
+  constructor(
+    private readonly table: SynonymTable,
+    private readonly priorPairs: WorldConfig["priors"]["pairs"],
+  ) {}
+
+  side(text: string, objects: readonly string[]): SideScore {
+    const mentions = extractObjectMentions(text, this.table);
+    const verdict = chairVerdict(mentions, { objects: [...objects] });
+    const priorDriven = verdict.hallucinated.filter((m) =>
+      this.priorPairs.some((p) => p.partner === m && objects.includes(p.anchor)),
+    ).length;
+    return { mentions, words: descriptionLength(text), verdict, priorDriven };
+  }
+
+  pair(chosen: string, rejected: string, objects: readonly string[]): PairScore {
+    return { chosen: this.side(chosen, objects), rejected: this.side(rejected, objects), objects: [...objects] };
+  }
+}
+
+/** Whether the chosen side names fewer absent objects than the rejected side. */
+export const chosenHallucinatesLess = (score: PairScore): boolean =>
+  score.chosen.verdict.hallucinated.length < score.rejected.verdict.hallucinated.length;
