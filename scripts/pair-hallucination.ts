@@ -7,8 +7,8 @@
 //
 //   node --import tsx scripts/pair-hallucination.ts runs/stic-seed0/stages/stic-stage1/data/pairs.jsonl \
 //        [--world runs/world] [--config assets/world/default.yaml] [--json]
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { readRecords } from "../src/data/dataset.js";
 import { chairMetrics } from "../src/eval/chair.js";
 import { chosenHallucinatesLess, PairScorer, readPoolTruth } from "../src/eval/pair-hallucination.js";
 import { worldVocabulary } from "../src/eval/world-benches.js";
@@ -27,19 +27,6 @@ if (positionals.length !== 1) {
   process.exit(1);
 }
 
-function readJsonl(path: string): Record<string, unknown>[] {
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line, i) => {
-      try {
-        return JSON.parse(line) as Record<string, unknown>;
-      } catch (error) {
-        throw new Error(`${path}:${i + 1}: not JSON (${(error as Error).message})`);
-      }
-    });
-}
-
 const scorer = new PairScorer(worldVocabulary().objects, loadWorldConfig(values.config).priors.pairs);
 const truthById = readPoolTruth(values.world);
 const priorCounts = { chosen: { prior: 0, all: 0 }, rejected: { prior: 0, all: 0 } };
@@ -49,14 +36,14 @@ const rejected: Side[] = [];
 let chosenBetter = 0;
 let rejectedBetter = 0;
 let skipped = 0;
-for (const pair of readJsonl(positionals[0])) {
-  const source = (pair.provenance as { source?: string } | undefined)?.source ?? (pair.id as string);
+for (const pair of readRecords(positionals[0], "preference", { checkImages: false })) {
+  const source = pair.provenance.source ?? pair.id;
   const objects = truthById.get(source);
   if (objects === undefined) {
     skipped++; // a creature image or an item outside the pool: no object ground truth
     continue;
   }
-  const score = scorer.pair(pair.chosen as string, pair.rejected as string, objects);
+  const score = scorer.pair(pair.chosen, pair.rejected, objects);
   for (const [name, side, list] of [
     ["chosen", score.chosen, chosen],
     ["rejected", score.rejected, rejected],
