@@ -202,7 +202,12 @@ export class EmbeddedBackend implements SettlingVisionLanguageModel {
       if (typeof r === "string") return { ok: false, reason: r, attempts: 1 };
       return {
         ok: true,
-        value: { tokens: r.tokenIds.map(String), logprobs: r.logprobs, total: r.logprobs.reduce((a, b) => a + b, 0) },
+        value: {
+          tokens: r.tokenIds.map(String),
+          logprobs: r.logprobs,
+          total: r.logprobs.reduce((a, b) => a + b, 0),
+          pieces: r.tokenIds.map((id) => this.tokenizer.tokenOf(id)),
+        },
         attempts: 1,
       };
     });

@@ -66,6 +66,12 @@ export interface ScoreResult {
   logprobs: number[];
   /** Sum of logprobs. */
   total: number;
+  /**
+   * The text of each token, when the backend can say (the embedded model; absent over HTTP,
+   * whose tokens are ids of a tokenizer selfsynth does not hold). Lets a caller map tokens to
+   * characters of the response (methods/common/mention-logprobs.ts).
+   */
+  pieces?: string[];
 }
 
 export interface BackendCapabilities {
