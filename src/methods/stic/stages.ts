@@ -3,7 +3,9 @@
 //     DPO with STIC's likelihood term on LoRA adapters, merged into the next model. With
 //     `objective: sft-chosen` the same pairs train SFT on the chosen answers only: the paper's
 //     ablation without negatives. `oracleFilter` (a diagnostic that reads the pool's scene
-//     graphs) trains only on the pairs whose chosen side hallucinates less.
+//     graphs) trains only on the pairs whose chosen side hallucinates less; `selfCheck`, its
+//     label-free counterpart, on the pairs whose chosen side names fewer objects the policy
+//     itself doubts (self-check.ts).
 //   stic-infused-sft: stage 2. The stage-1 model describes the images of an instruction subset;
 //     SFT on the questions with the description prefixed (infused.ts).
 // Each stage writes its records under `<stage>/data` (content-addressed images, JSONL records,
@@ -13,6 +15,7 @@ import { z } from "zod";
 import type { ChatImage, VisionLanguageModel } from "../../backends/types.js";
 import { createDataset, type RecordOfKind, RecordWriter } from "../../data/dataset.js";
 import type { ImageStore } from "../../data/image-store.js";
+import { worldVocabulary } from "../../eval/world-benches.js";
 import { defineStageKind, registerStageKind, type StageContext } from "../../run/stage-kind.js";
 import { DpoOptionsSchema } from "../../train/dpo.js";
 import { type ChunkOutcome, generateInChunks } from "../common/chunked-records.js";
@@ -22,6 +25,7 @@ import { describeImages, infusedRecords } from "./infused.js";
 import { writeOracleFiltered } from "./oracle-filter.js";
 import { sticPairs } from "./preferences.js";
 import { STIC_PROMPT_SETS, sticPromptSet } from "./prompts.js";
+import { SelfCheckSchema, writeSelfChecked } from "./self-check.js";
 
 const promptSetId = z
   .enum(Object.keys(STIC_PROMPT_SETS) as [string, ...string[]])
@@ -98,12 +102,20 @@ export const sticPreferences = defineStageKind({
       .describe(
         "diagnostic, reads ground truth: train only on pairs whose chosen side names fewer absent objects than the rejected one",
       ),
+    selfCheck: z
+      .union([z.literal(false), SelfCheckSchema])
+      .default(false)
+      .describe(
+        "label-free: train only on pairs whose chosen side names fewer objects the input model doubts ({} = defaults)",
+      ),
     dpo: DpoOptionsSchema.prefault({}),
     lora: LoraSchema.prefault({}),
     train: TrainSchema.prefault({}),
   }),
   needsSplits: () => ["pool"],
   async run(ctx, config) {
+    if (config.oracleFilter && config.selfCheck !== false)
+      throw new Error(`${ctx.name}: oracleFilter and selfCheck are two filters of the same pairs; choose one`);
     const data = openData(ctx, "pairs.jsonl");
     const pairs = await ctx.step("pairs", () =>
       makeRecords(ctx, data, {
@@ -133,6 +145,32 @@ export const sticPreferences = defineStageKind({
     );
     ctx.log(`${ctx.name}: ${pairs.records} pairs; dropped ${JSON.stringify(pairs.drops)}`);
     let trainPath = data.recordsPath;
+    if (config.selfCheck !== false) {
+      const check = config.selfCheck;
+      trainPath = join(data.root, "pairs-self-checked.jsonl");
+      const kept = await ctx.step("self-check", async () => {
+        const backend = await ctx.openModel(ctx.inputModel);
+        const bar = ctx.progress(`${ctx.name} self-check`, pairs.records);
+        try {
+          return await writeSelfChecked({
+            backend,
+            recordsPath: data.recordsPath,
+            out: trainPath,
+            root: data.root,
+            table: worldVocabulary().objects,
+            check,
+            onProgress: (done) => bar.update(done),
+            signal: ctx.signal,
+          });
+        } finally {
+          bar.done();
+          await backend.close();
+        }
+      });
+      ctx.log(
+        `${ctx.name}: self-check kept ${kept.kept} of ${kept.pairs} pairs; doubted objects per side: chosen ${kept.doubted.chosen.toFixed(2)}, rejected ${kept.doubted.rejected.toFixed(2)}`,
+      );
+    }
     if (config.oracleFilter) {
       trainPath = join(data.root, "pairs-oracle.jsonl");
       const kept = await ctx.step("oracle-filter", async () =>

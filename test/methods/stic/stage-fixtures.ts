@@ -61,6 +61,8 @@ export interface RecipeOptions {
   benches?: string[];
   /** Stage 1's train options (a YAML flow mapping). */
   train1?: string;
+  /** More stage-1 options, one `key: value` line each. */
+  extra1?: string[];
 }
 
 /** Both STIC stages at tiny sizes (3 chunks of pairs, 2 of infused records, 2 training steps each). */
@@ -75,7 +77,7 @@ export function writeSticRecipe(path: string, o: RecipeOptions): string {
     dpo: { beta: 0.1, alpha: 0.001 }
     lora: { r: 4, alpha: 8 }
     train: ${o.train1 ?? "{ lr: 1.0e-3, maxSteps: 2, batchSize: 2 }"}
-`;
+${(o.extra1 ?? []).map((line) => `    ${line}\n`).join("")}`;
   const stage2 = `  - name: stic-stage2
     type: stic-infused-sft
     questions: 5

@@ -214,6 +214,51 @@ test("the ablation without negatives (objective: sft-chosen) trains on the same 
   assert.ok(metrics.every((m) => Number.isFinite(m.loss) && !("rewards/margins" in m)));
 });
 
+test("selfCheck trains on the pairs whose chosen side the input model doubts less; not with oracleFilter", async () => {
+  const run = join(dir, "self-check");
+  const path = writeSticRecipe(join(dir, "self-check.yaml"), {
+    world,
+    worldDir,
+    model: base,
+    stages: ["stage1"],
+    benches: [],
+    extra1: ["selfCheck: { doubt: -0.5, batch: 4 }"],
+  });
+  const lines: string[] = [];
+  await runRecipe({ recipePath: path, out: run, deps: quietDeps(lines) });
+  const dpoRun = await clean();
+  // The same pairs as the unfiltered run; the kept ones are a subset, whole and in order.
+  assert.equal(readFileSync(pairsPath(run), "utf8"), readFileSync(pairsPath(dpoRun), "utf8"));
+  const all = readFileSync(pairsPath(run), "utf8")
+    .split("\n")
+    .filter((l) => l !== "");
+  const checkedPath = join(stage(run, "stic-stage1"), "data", "pairs-self-checked.jsonl");
+  const kept = readFileSync(checkedPath, "utf8")
+    .split("\n")
+    .filter((l) => l !== "");
+  assert.ok(kept.length > 0 && kept.length < all.length, `kept ${kept.length} of ${all.length}`);
+  let cursor = 0;
+  for (const line of kept) {
+    cursor = all.indexOf(line, cursor) + 1;
+    assert.ok(cursor > 0, "every kept pair is one of the stage's pairs, in order");
+  }
+  assert.ok(lines.some((l) => new RegExp(`self-check kept ${kept.length} of ${all.length} pairs`).test(l)));
+  assert.ok(existsSync(join(stage(run, "stic-stage1"), "model", "model.safetensors")));
+
+  const both = writeSticRecipe(join(dir, "both-filters.yaml"), {
+    world,
+    worldDir,
+    model: base,
+    stages: ["stage1"],
+    benches: [],
+    extra1: ["selfCheck: {}", "oracleFilter: true"],
+  });
+  await assert.rejects(
+    runRecipe({ recipePath: both, out: join(dir, "both-filters"), deps: quietDeps() }),
+    /oracleFilter and selfCheck are two filters of the same pairs; choose one/,
+  );
+});
+
 test("embedded generation does not depend on batch composition (what a resumed chunk relies on)", async () => {
   // After a kill between a chunk's records and its drops, a rerun regenerates only the chunk's
   // dropped items: other batches than the first time. Requests are seeded by id, and the batched
