@@ -3,6 +3,7 @@
 //   vlm:    the default VLM, selfsynth vs PyTorch eager (bench/reference_vlm.py)
 // Each runs several rounds per thread count, alternating the two sides, and reports medians.
 import { Command } from "commander";
+import { registerBatchBench } from "./batch.js";
 import { measureReference, measureSelfsynth } from "./engine.js";
 import { registerGemmBench } from "./gemm.js";
 import { runRounds } from "./protocol.js";
@@ -65,5 +66,6 @@ addCommand(
 );
 registerServeBench(program);
 registerGemmBench(program);
+registerBatchBench(program);
 
 program.parseAsync(process.argv);
