@@ -57,7 +57,7 @@ export type EvalConfig = z.output<typeof EvalConfigSchema>;
 
 export interface Recipe {
   name: string;
-  /** The profile merged in, or null. */
+  /** The profiles merged in, joined by "+" ("paper+validation"), or null. */
   profile: string | null;
   seed: number;
   threads: number;
@@ -157,7 +157,7 @@ export function applyProfile(doc: Obj, profileName: string, profile: unknown): O
 }
 
 export interface ResolveOptions {
-  /** A profile of the recipe's `profiles:` to merge in. */
+  /** Profiles of the recipe's `profiles:` to merge in, comma-separated, in order ("paper,validation"). */
   profile?: string;
   /** Overrides the recipe's seed. */
   seed?: number;
@@ -176,15 +176,18 @@ export function resolveRecipe(doc: unknown, source: string, options: ResolveOpti
     if (!NAME_PATTERN.test(key))
       throw fail([`profiles.${key}: a profile name must be letters, digits, '.', '_' and '-'`]);
   }
-  if (options.profile !== undefined) {
-    if (profiles === undefined || !(options.profile in profiles)) {
+  // "a,b" merges profile a, then b over it; the run is labelled "a+b".
+  const names = options.profile === undefined ? [] : options.profile.split(",").map((n) => n.trim());
+  const label = names.length === 0 ? null : names.join("+");
+  for (const name of names) {
+    if (profiles === undefined || !(name in profiles)) {
       const known = Object.keys(profiles ?? {});
       throw fail([
-        `profile '${options.profile}' not found; ${known.length ? `profiles: ${known.join(", ")}` : "the recipe has no profiles"}`,
+        `profile '${name}' not found; ${known.length ? `profiles: ${known.join(", ")}` : "the recipe has no profiles"}`,
       ]);
     }
     try {
-      data = applyProfile(doc, options.profile, profiles[options.profile]);
+      data = applyProfile(data, name, profiles[name]);
     } catch (error) {
       if (error instanceof RecipeError) throw fail([error.message]);
       throw error;
@@ -196,14 +199,15 @@ export function resolveRecipe(doc: unknown, source: string, options: ResolveOpti
   const parsed = schema.safeParse(data, { reportInput: true });
   if (!parsed.success) {
     const lines = describeIssues(parsed.error.issues, schema, data);
-    if (options.profile === undefined) throw fail(lines);
+    if (label === null) throw fail(lines);
     // The field may come from the profile or the recipe: say that the profile was merged in.
-    throw new RecipeError(lines.map((l) => `${source} (with profile '${options.profile}'): ${l}`).join("\n"));
+    const merged = names.length === 1 ? `profile '${label}'` : `profiles ${names.map((n) => `'${n}'`).join(", ")}`;
+    throw new RecipeError(lines.map((l) => `${source} (with ${merged}): ${l}`).join("\n"));
   }
   const r = parsed.data;
   return {
     name: r.name,
-    profile: options.profile ?? null,
+    profile: label,
     seed: r.seed,
     threads: r.threads,
     world: r.world,

@@ -144,6 +144,23 @@ test("profile merge: objects deep-merge, stages merge by name, overrides win", (
   assert.deepEqual(r.stages[0].dpo, { beta: 0.1 });
   assert.equal(defaultRunDir(r), "runs/t-quick-seed7");
 
+  // Several profiles merge in order, the later winning; the run is labelled by all of them.
+  const doc = base();
+  (doc.profiles as Record<string, unknown>).later = { eval: { limit: 30 }, stages: [{ name: "two", records: 2 }] };
+  const both = resolveRecipe(doc, "r.yaml", { profile: "quick,later" });
+  assert.equal(both.eval.limit, 30);
+  assert.deepEqual(both.stages[1].dpo, { beta: 0.5 });
+  assert.equal(both.stages[1].records, 2);
+  assert.equal(defaultRunDir(both), "runs/t-quick+later-seed0");
+  assert.equal(
+    errorOf(doc, { profile: "quick,slow" }),
+    "r.yaml: profile 'slow' not found; profiles: quick, typo, bad, later",
+  );
+  assert.equal(
+    errorOf(doc, { profile: "quick,bad" }),
+    "r.yaml (with profiles 'quick', 'bad'): stages[0].records: expected a number >= 1, got 0",
+  );
+
   // Arrays other than stages are replaced whole.
   const merged = applyProfile({ eval: { benches: ["a", "b"] }, stages: [] }, "p", { eval: { benches: ["c"] } });
   assert.deepEqual(merged, { eval: { benches: ["c"] }, stages: [] });

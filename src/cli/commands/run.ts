@@ -1,4 +1,4 @@
-// `selfsynth run <recipe> [--out DIR] [--seed N] [--profile NAME] [--threads N]`: runs (or
+// `selfsynth run <recipe> [--out DIR] [--seed N] [--profile NAME[,NAME...]] [--threads N]`: runs (or
 // resumes) a recipe (src/run), then prints the run folder and a table of the report's metrics.
 // Ctrl-C stops at the next step boundary or batch; a rerun picks up from there.
 import type { Command } from "commander";
@@ -33,7 +33,7 @@ export function registerRun(program: Command, deps: RunCommandDeps = {}): Comman
     .argument("<recipe>", "recipe YAML (see src/run/recipe.ts)")
     .option("--out <dir>", "run folder (default runs/<name>[-<profile>]-seed<seed>)")
     .option("--seed <n>", "override the recipe's seed", nonNegativeInt)
-    .option("--profile <name>", "merge the recipe's profile of this name (e.g. quick)")
+    .option("--profile <names>", "merge the recipe's profiles of these names, comma-separated, in order (e.g. quick)")
     .option("--threads <n>", "override the recipe's libtorch threads", positiveInt)
     .action(async (recipePath: string, options: RunOptions) => {
       const outcome = await runCommand(recipePath, options, deps);
