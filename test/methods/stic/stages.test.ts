@@ -160,8 +160,10 @@ test("both STIC stages run end to end: records, trained models, metrics and the 
       assert.ok(Number.isFinite(m[key]), `step ${m.step}: ${key} = ${m[key]}`);
     }
   }
-  assert.equal(metrics[0]["rewards/margins"], 0);
-  assert.notEqual(metrics[1]["rewards/margins"], 0);
+  // Policy and reference differ only by float rounding at step 1 (the gradient pass and the
+  // no-grad reference pass may take different kernels); after one update the margin moves.
+  assert.ok(Math.abs(metrics[0]["rewards/margins"]) < 1e-5, `step 1 margin ${metrics[0]["rewards/margins"]}`);
+  assert.ok(Math.abs(metrics[1]["rewards/margins"]) > 1e-4, `step 2 margin ${metrics[1]["rewards/margins"]}`);
 
   // Stage 2: description-infused SFT records from the stage-1 model, one per question.
   const infused: SftRecord[] = readInfused(run);
