@@ -3,7 +3,7 @@
 // the language prior supplies and the image does not support, so the model that wrote it tends
 // to give it a low probability when it reads the response back against the real image (on
 // SceneWorld's pool the base's mention log-prob separates present from absent objects with an
-// AUC of about 0.75: scripts/mention-auc.ts). STIC's `selfCheck` filter uses it.
+// AUC of 0.73: scripts/mention-auc.ts, README STIC). STIC's `selfCheck` filter uses it.
 //
 // A mention's tokens are found from the token texts when the backend reports them (the embedded
 // model: one request per response). Otherwise (HTTP backends report token ids only) the response
