@@ -174,6 +174,26 @@ export function parsePromptLogprobs(answer: unknown, where: string): PromptLogpr
   });
 }
 
+/**
+ * The `decoded_token` of every entry of `prompt_logprobs` (vLLM and `selfsynth serve` send it),
+ * by position and token id; positions or ids without one are absent. Read beside
+ * parsePromptLogprobs, which has already checked the list's shape.
+ */
+export function parsePromptDecodedTokens(answer: unknown): (Map<string, string> | null)[] {
+  const list = isObject(answer)
+    ? (answer.prompt_logprobs ??
+      (Array.isArray(answer.choices) && isObject(answer.choices[0]) ? answer.choices[0].prompt_logprobs : null))
+    : null;
+  if (!Array.isArray(list)) return [];
+  return list.map((entry) => {
+    if (!isObject(entry)) return null;
+    const map = new Map<string, string>();
+    for (const [id, value] of Object.entries(entry))
+      if (isObject(value) && typeof value.decoded_token === "string") map.set(id, value.decoded_token);
+    return map;
+  });
+}
+
 /** The token ids of a `/tokenize` answer (`{tokens: number[], count}`). */
 export function parseTokenizeAnswer(answer: unknown, where: string): number[] {
   if (!isObject(answer) || !Array.isArray(answer.tokens) || !answer.tokens.every((t) => Number.isInteger(t)))
@@ -193,6 +213,8 @@ export function scoreFromSpans(
   fullIds: number[],
   promptLogprobs: PromptLogprobEntry[],
   where: string,
+  /** parsePromptDecodedTokens of the same answer: gives the result its `pieces` when complete. */
+  decoded: readonly (Map<string, string> | null)[] = [],
 ): ScoreResult {
   if (fullIds.length <= promptIds.length || !promptIds.every((id, i) => fullIds[i] === id)) {
     throw new MalformedResponseError(
@@ -215,5 +237,7 @@ export function scoreFromSpans(
     }
     return logprob;
   });
-  return { tokens: span.map(String), logprobs, total: logprobs.reduce((a, b) => a + b, 0) };
+  const pieces = span.map((id, j) => decoded[offset + j]?.get(String(id)));
+  const result = { tokens: span.map(String), logprobs, total: logprobs.reduce((a, b) => a + b, 0) };
+  return pieces.every((p) => p !== undefined) ? { ...result, pieces: pieces as string[] } : result;
 }

@@ -29,6 +29,7 @@ import {
   BadRequestError,
   generationBody,
   parseChoices,
+  parsePromptDecodedTokens,
   parsePromptLogprobs,
   parseTokenizeAnswer,
   scoreFromSpans,
@@ -393,7 +394,7 @@ export class HttpBackend implements SettlingVisionLanguageModel {
         parse: (answer) => {
           const list = parsePromptLogprobs(answer, where);
           if (list === null) throw new MalformedResponseError(`${where}: the answer has no prompt_logprobs`);
-          return list;
+          return { list, decoded: parsePromptDecodedTokens(answer) };
         },
       }),
     ]);
@@ -401,7 +402,13 @@ export class HttpBackend implements SettlingVisionLanguageModel {
     const failed = [prompt, conversation, scored].find((o) => !o.ok);
     if (failed !== undefined) return { ok: false, reason: failed.reason ?? "failed", attempts };
     try {
-      const value = scoreFromSpans(prompt.value as number[], conversation.value as number[], scored.value ?? [], where);
+      const value = scoreFromSpans(
+        prompt.value as number[],
+        conversation.value as number[],
+        scored.value?.list ?? [],
+        where,
+        scored.value?.decoded,
+      );
       return { ok: true, value, attempts };
     } catch (error) {
       return { ok: false, reason: (error as Error).message, attempts };

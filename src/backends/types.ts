@@ -67,9 +67,9 @@ export interface ScoreResult {
   /** Sum of logprobs. */
   total: number;
   /**
-   * The text of each token, when the backend can say (the embedded model; absent over HTTP,
-   * whose tokens are ids of a tokenizer selfsynth does not hold). Lets a caller map tokens to
-   * characters of the response (methods/common/mention-logprobs.ts).
+   * The text of each token, when the backend can say (the embedded model; over HTTP, when the
+   * server sends vLLM's `decoded_token` for every token of the response, as vLLM and `selfsynth
+   * serve` do). Lets a caller map tokens to characters (methods/common/mention-logprobs.ts).
    */
   pieces?: string[];
 }

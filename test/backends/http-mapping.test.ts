@@ -4,6 +4,7 @@ import {
   BadRequestError,
   generationBody,
   parseChoices,
+  parsePromptDecodedTokens,
   parsePromptLogprobs,
   scoreFromSpans,
   toChatMessages,
@@ -127,7 +128,8 @@ test("choices: in index order, token ids from token_id:N, finish reasons; malfor
 test("scoring span: the answer's tokens, aligned from the end of prompt_logprobs", () => {
   // Prompt ids [2, 5, 9, 6], conversation [2, 5, 9, 6, 11, 12, 7]; the scored prompt holds two
   // more positions up front (image placeholders the text-only /tokenize did not see).
-  const answer = {
+  type Entry = Record<string, { logprob: number; rank: number; decoded_token?: string }> | null;
+  const answer: { prompt_logprobs: Entry[] } = {
     prompt_logprobs: [
       null,
       ...[4, 4, 5, 9, 6].map((id) => ({ [id]: { logprob: -9, rank: 1 } })),
@@ -140,6 +142,17 @@ test("scoring span: the answer's tokens, aligned from the end of prompt_logprobs
   assert.ok(list !== null);
   const scored = scoreFromSpans([2, 5, 9, 6], [2, 5, 9, 6, 11, 12, 7], list, "r");
   assert.deepEqual(scored, { tokens: ["11", "12", "7"], logprobs: [-1, -2, -0.25], total: -3.25 });
+  // Token texts only when every answer token has its decoded_token.
+  assert.equal(
+    scoreFromSpans([2, 5, 9, 6], [2, 5, 9, 6, 11, 12, 7], list, "r", parsePromptDecodedTokens(answer)).pieces,
+    undefined,
+  );
+  answer.prompt_logprobs[7] = { 12: { logprob: -2, rank: 3, decoded_token: " star" } };
+  answer.prompt_logprobs[8] = { 7: { logprob: -0.25, rank: 1, decoded_token: "<eot>" } };
+  assert.deepEqual(
+    scoreFromSpans([2, 5, 9, 6], [2, 5, 9, 6, 11, 12, 7], list, "r", parsePromptDecodedTokens(answer)).pieces,
+    ["a", " star", "<eot>"],
+  );
   assert.equal(parsePromptLogprobs({ choices: [{}] }, "r"), null, "no prompt_logprobs: null");
   assert.throws(() => scoreFromSpans([2, 5], [2, 6, 7], list, "r"), /does not extend its prompt/);
   assert.throws(

@@ -143,6 +143,7 @@ test("HTTP + serve = embedded: teacher-forced scores of given answers (prompt_lo
   const direct = await embedded.score(items);
   viaHttp.forEach((r, k) => {
     assert.deepEqual(r.tokens, direct[k].tokens, `item ${k}`);
+    assert.deepEqual(r.pieces, direct[k].pieces, `item ${k}: token texts from decoded_token`);
     r.logprobs.forEach((l, j) => {
       assert.ok(Math.abs(l - direct[k].logprobs[j]) <= 1e-4, `item ${k} token ${j}`);
     });

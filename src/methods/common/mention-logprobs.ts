@@ -5,10 +5,11 @@
 // SceneWorld's pool the base's mention log-prob separates present from absent objects with an
 // AUC of 0.73: scripts/mention-auc.ts, README STIC). STIC's `selfCheck` filter uses it.
 //
-// A mention's tokens are found from the token texts when the backend reports them (the embedded
-// model: one request per response). Otherwise (HTTP backends report token ids only) the response
-// cut just before the mention and just after it are scored too, and the mention's tokens are
-// those between the two cuts' common prefixes with the full response (1 + 2·mentions requests).
+// A mention's tokens are found from the token texts when the backend reports them (ScoreResult
+// `pieces`: the embedded model, vLLM; one request per response). Otherwise (a server without
+// `decoded_token`, or a token the texts cannot place) the response cut just before the mention
+// and just after it are scored too, and the mention's tokens are those between the two cuts'
+// common prefixes with the full response (1 + 2·mentions requests).
 import type { ChatImage, ChatTurn, ScoreRequest, ScoreResult, VisionLanguageModel } from "../../backends/types.js";
 import type { SynonymTable } from "../../eval/text.js";
 
