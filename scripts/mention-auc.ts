@@ -13,8 +13,7 @@ import { EmbeddedBackend } from "../src/backends/embedded.js";
 import { readRecords } from "../src/data/dataset.js";
 import { chosenHallucinatesLess, PairScorer, readPoolTruth } from "../src/eval/pair-hallucination.js";
 import { worldVocabulary } from "../src/eval/world-benches.js";
-import { scoreMentions } from "../src/methods/common/mention-logprobs.js";
-import { doubtedCount, recordImages } from "../src/methods/stic/self-check.js";
+import { chosenIsSurer, scorePairSides } from "../src/methods/stic/self-check.js";
 import { loadWorldConfig } from "../src/world/config.js";
 
 const { values, positionals } = parseArgs({
@@ -57,13 +56,9 @@ const pairs = readRecords(positionals[0], "preference", { root })
   .filter((p) => truth.has(p.provenance.source ?? p.id))
   .slice(0, limit);
 const backend = EmbeddedBackend.load(values.model);
-const items = pairs.flatMap((p) => {
-  const images = recordImages(p, root);
-  return [p.chosen, p.rejected].map((response) => ({ images, messages: p.prompt, response }));
-});
-const scored = await scoreMentions(backend, items, table, {
-  batch: 64,
-  onProgress: (done) => process.stderr.write(`\rscored ${done}/${items.length}`),
+const sides = await scorePairSides(backend, pairs, root, table, {
+  batch: 32,
+  onProgress: (done) => process.stderr.write(`\rscored ${done}/${pairs.length} pairs`),
 });
 process.stderr.write("\n");
 await backend.close();
@@ -73,12 +68,12 @@ const absent: number[] = [];
 const verdicts = { kept: 0, keptOracleBetter: 0, oracleBetter: 0, keptChosenAbsent: 0, keptRejectedAbsent: 0 };
 pairs.forEach((pair, i) => {
   const objects = truth.get(pair.provenance.source ?? pair.id) as string[];
-  for (const mention of [...scored[2 * i], ...scored[2 * i + 1]])
+  for (const mention of [...sides[i].chosen, ...sides[i].rejected])
     (objects.includes(mention.canonical) ? present : absent).push(mention.logprob);
   const score = scorer.pair(pair.chosen, pair.rejected, objects);
   const oracle = chosenHallucinatesLess(score);
   if (oracle) verdicts.oracleBetter++;
-  if (doubtedCount(scored[2 * i], doubt) < doubtedCount(scored[2 * i + 1], doubt)) {
+  if (chosenIsSurer(sides[i], doubt)) {
     verdicts.kept++;
     if (oracle) verdicts.keptOracleBetter++;
     verdicts.keptChosenAbsent += score.chosen.verdict.hallucinated.length;

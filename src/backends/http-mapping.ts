@@ -151,13 +151,19 @@ export function parseChoices(answer: unknown, n: number, wantLogprobs: boolean, 
 /** One prompt position of vLLM's prompt_logprobs: token id → its log-prob (null at position 0). */
 export type PromptLogprobEntry = Map<string, number> | null;
 
-/** The top-level `prompt_logprobs` list, or null when the server left it out. */
+// The raw `prompt_logprobs` of an answer: vLLM puts it at the top level, older versions (and
+// some proxies) inside the first choice.
+function rawPromptLogprobs(answer: Record<string, unknown>): unknown {
+  const list = answer.prompt_logprobs;
+  if (list === undefined && Array.isArray(answer.choices) && isObject(answer.choices[0]))
+    return answer.choices[0].prompt_logprobs;
+  return list;
+}
+
+/** The `prompt_logprobs` list, or null when the server left it out. */
 export function parsePromptLogprobs(answer: unknown, where: string): PromptLogprobEntry[] | null {
   if (!isObject(answer)) throw new MalformedResponseError(`${where}: the answer is not a JSON object`);
-  // vLLM puts it at the top level; older versions (and some proxies) inside the first choice.
-  let list = answer.prompt_logprobs;
-  if (list === undefined && Array.isArray(answer.choices) && isObject(answer.choices[0]))
-    list = answer.choices[0].prompt_logprobs;
+  const list = rawPromptLogprobs(answer);
   if (list === undefined || list === null) return null;
   if (!Array.isArray(list)) throw new MalformedResponseError(`${where}.prompt_logprobs is not a list`);
   return list.map((entry, t) => {
@@ -180,10 +186,7 @@ export function parsePromptLogprobs(answer: unknown, where: string): PromptLogpr
  * parsePromptLogprobs, which has already checked the list's shape.
  */
 export function parsePromptDecodedTokens(answer: unknown): (Map<string, string> | null)[] {
-  const list = isObject(answer)
-    ? (answer.prompt_logprobs ??
-      (Array.isArray(answer.choices) && isObject(answer.choices[0]) ? answer.choices[0].prompt_logprobs : null))
-    : null;
+  const list = isObject(answer) ? rawPromptLogprobs(answer) : null;
   if (!Array.isArray(list)) return [];
   return list.map((entry) => {
     if (!isObject(entry)) return null;

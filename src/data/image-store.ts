@@ -85,6 +85,11 @@ export type ImageMimeType = "image/png" | "image/jpeg";
 const EXTENSION: Record<ImageMimeType, "png" | "jpg"> = { "image/png": "png", "image/jpeg": "jpg" };
 const FORMAT: Record<ImageMimeType, ImageFormat> = { "image/png": "png", "image/jpeg": "jpeg" };
 
+/** The mime type a record's image path names by its extension (.jpg/.jpeg: JPEG, else PNG). */
+export function mimeTypeOfPath(path: string): ImageMimeType {
+  return /\.jpe?g$/i.test(path) ? "image/jpeg" : "image/png";
+}
+
 /** The store path of these bytes: `images/<sha256>.png|jpg` (no check that they are an image). */
 export function imagePathFor(bytes: Uint8Array, mimeType: ImageMimeType): string {
   return `images/${createHash("sha256").update(bytes).digest("hex")}.${EXTENSION[mimeType]}`;

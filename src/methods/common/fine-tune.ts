@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { imageInput } from "../../backends/embedded.js";
 import { readRecords } from "../../data/dataset.js";
-import { ImageStore } from "../../data/image-store.js";
+import { ImageStore, mimeTypeOfPath } from "../../data/image-store.js";
 import type { PreferenceRecord, SftRecord } from "../../data/records.js";
 import type { ChatMessage } from "../../models/chat-template.js";
 import { loadVLM, saveVLM } from "../../models/vlm-io.js";
@@ -68,7 +68,7 @@ export interface FineTuneResult {
 
 async function pixelsOf(store: ImageStore, path: string, size: number): Promise<Float32Array> {
   const bytes = store.read(path);
-  return imageInput({ bytes, mimeType: path.endsWith(".jpg") ? "image/jpeg" : "image/png" }, size, path);
+  return imageInput({ bytes, mimeType: mimeTypeOfPath(path) }, size, path);
 }
 
 /** One image per record: the embedded VLM reads a single image. */

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChatImage } from "../../backends/types.js";
-import { resolveInside } from "../../data/image-store.js";
+import { mimeTypeOfPath, resolveInside } from "../../data/image-store.js";
 import { mulberry32 } from "../../util/prng.js";
 
 /** One record of a world split file, as much of it as the methods read. */
@@ -62,8 +62,7 @@ export function seededSubset<T>(items: readonly T[], n: number, seed: number): T
 
 function readImage(worldDir: string, path: string, where: string): ChatImage {
   const full = resolveInside(worldDir, path, where);
-  const mimeType = path.endsWith(".jpg") || path.endsWith(".jpeg") ? "image/jpeg" : "image/png";
-  return { bytes: new Uint8Array(readFileSync(full)), mimeType };
+  return { bytes: new Uint8Array(readFileSync(full)), mimeType: mimeTypeOfPath(path) };
 }
 
 /** n unlabeled images of the pool split (scenes and creatures as the split mixes them). */

@@ -1,15 +1,13 @@
 // STIC's `selfCheck` filter (stages.ts), label-free: the policy reads both sides of each pair
 // back against the real image and the pair is kept only when the chosen side names fewer
 // objects the policy itself doubts. STIC assumes the good-prompt answer beats the corrupted one;
-// on SceneWorld it is also longer, and names more absent objects than the rejected side in 46%
+// on SceneWorld it is also longer, and names more absent objects than the rejected side in 45%
 // of pairs (README, STIC), so DPO learns detail instead of precision. The filter keeps the pairs
 // where the assumption holds by the model's own evidence, without any ground truth.
-import { readFileSync } from "node:fs";
-import { extname } from "node:path";
 import { z } from "zod";
-import type { ChatImage, VisionLanguageModel } from "../../backends/types.js";
+import type { VisionLanguageModel } from "../../backends/types.js";
 import { readRecords } from "../../data/dataset.js";
-import { resolveInside } from "../../data/image-store.js";
+import { ImageStore, mimeTypeOfPath } from "../../data/image-store.js";
 import type { PreferenceRecord } from "../../data/records.js";
 import type { SynonymTable } from "../../eval/text.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
@@ -35,23 +33,47 @@ export interface SelfCheckResult {
   doubted: { chosen: number; rejected: number };
 }
 
-const MIME: Record<string, ChatImage["mimeType"]> = {
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".jpeg": "image/jpeg",
-};
+/** The object mentions of both sides of a pair, each with the model's log-prob. */
+export interface ScoredSides {
+  chosen: ScoredMention[];
+  rejected: ScoredMention[];
+}
 
-/** The encoded images of a pair, read from inside the dataset root. */
-export function recordImages(record: PreferenceRecord, root: string): ChatImage[] {
-  return record.images.map((path) => {
-    const mimeType = MIME[extname(path).toLowerCase()];
-    if (mimeType === undefined) throw new Error(`selfCheck: pair ${record.id}: image ${path} is neither PNG nor JPEG`);
-    return { bytes: readFileSync(resolveInside(root, path, `selfCheck: pair ${record.id}`)), mimeType };
-  });
+/**
+ * Both sides of every pair scored by `backend` against the pair's own image (read through the
+ * dataset's image store), `batch` pairs per backend call.
+ */
+export async function scorePairSides(
+  backend: VisionLanguageModel,
+  records: readonly PreferenceRecord[],
+  root: string,
+  table: SynonymTable,
+  options: { batch: number; onProgress?: (done: number) => void; signal?: AbortSignal },
+): Promise<ScoredSides[]> {
+  const store = new ImageStore(root);
+  const out: ScoredSides[] = [];
+  for (let from = 0; from < records.length; from += options.batch) {
+    const chunk = records.slice(from, from + options.batch);
+    const items = chunk.flatMap((r) => {
+      const images = r.images.map((path) => ({
+        bytes: store.read(path, `selfCheck: pair ${r.id}`),
+        mimeType: mimeTypeOfPath(path),
+      }));
+      return [r.chosen, r.rejected].map((response) => ({ images, messages: r.prompt, response }));
+    });
+    const scored = await scoreMentions(backend, items, table, { batch: items.length, signal: options.signal });
+    for (let i = 0; i < chunk.length; i++) out.push({ chosen: scored[2 * i], rejected: scored[2 * i + 1] });
+    options.onProgress?.(from + chunk.length);
+  }
+  return out;
 }
 
 export const doubtedCount = (mentions: readonly ScoredMention[], doubt: number): number =>
   mentions.filter((m) => m.logprob < doubt).length;
+
+/** The self-check's rule: the chosen side has fewer doubted mentions than the rejected side. */
+export const chosenIsSurer = (sides: ScoredSides, doubt: number): boolean =>
+  doubtedCount(sides.chosen, doubt) < doubtedCount(sides.rejected, doubt);
 
 /**
  * Scores both sides of every pair of `recordsPath` with `backend` (the stage's input model) and
@@ -70,38 +92,23 @@ export async function writeSelfChecked(options: {
 }): Promise<SelfCheckResult> {
   const { check } = options;
   const records = readRecords(options.recordsPath, "preference", { root: options.root });
-  const kept: PreferenceRecord[] = [];
-  let chosenDoubts = 0;
-  let rejectedDoubts = 0;
-  for (let from = 0; from < records.length; from += check.batch) {
-    const chunk = records.slice(from, from + check.batch);
-    const items = chunk.flatMap((r) => {
-      const images = recordImages(r, options.root);
-      return [r.chosen, r.rejected].map((response) => ({ images, messages: r.prompt, response }));
-    });
-    const scored = await scoreMentions(options.backend, items, options.table, {
-      batch: items.length,
-      signal: options.signal,
-    });
-    chunk.forEach((r, i) => {
-      const chosen = doubtedCount(scored[2 * i], check.doubt);
-      const rejected = doubtedCount(scored[2 * i + 1], check.doubt);
-      chosenDoubts += chosen;
-      rejectedDoubts += rejected;
-      if (chosen < rejected) kept.push(r);
-    });
-    options.onProgress?.(from + chunk.length);
-  }
+  const sides = await scorePairSides(options.backend, records, options.root, options.table, {
+    batch: check.batch,
+    onProgress: options.onProgress,
+    signal: options.signal,
+  });
+  const kept = records.filter((_, i) => chosenIsSurer(sides[i], check.doubt));
+  const mean = (side: keyof ScoredSides) =>
+    sides.reduce((sum, s) => sum + doubtedCount(s[side], check.doubt), 0) / Math.max(records.length, 1);
   if (kept.length === 0)
     throw new Error(
       `selfCheck: none of the ${records.length} pairs of ${options.recordsPath} has a chosen side with fewer doubted objects (doubt ${check.doubt})`,
     );
   writeFileAtomic(options.out, kept.map((r) => `${JSON.stringify(r)}\n`).join(""));
-  const n = Math.max(records.length, 1);
   return {
     pairs: records.length,
     kept: kept.length,
     dropped: { "chosen-not-surer": records.length - kept.length },
-    doubted: { chosen: chosenDoubts / n, rejected: rejectedDoubts / n },
+    doubted: { chosen: mean("chosen"), rejected: mean("rejected") },
   };
 }
