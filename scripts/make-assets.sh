@@ -11,7 +11,7 @@
 #
 # Budget (measured 2026-12-02, 2 cores): world 1.8 min, vision 8, aligned 10, base 11, scorer 6
 # (37 minutes of training), then about 10 minutes evaluating the base on the full test split
-# (see STAGE_DEFAULTS in src/train/pretrain.ts). The calibration behind the choices: README.
+# (see STAGE_DEFAULTS in src/train/pretrain/common.ts). The calibration behind the choices: README.
 #
 # Environment:
 #   QUICK=1      a minutes-long smoke version (small world, tiny step counts, --limit on evals)

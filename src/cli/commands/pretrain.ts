@@ -1,5 +1,5 @@
 // `selfsynth pretrain vision|aligned|base|scorer`: trains the shipped models on a built world
-// (src/train/pretrain.ts). The whole pipeline, with the world build and the evaluations, is
+// (src/train/pretrain/). The whole pipeline, with the world build and the evaluations, is
 // scripts/make-assets.sh.
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
@@ -88,7 +88,7 @@ export function registerPretrain(program: Command): void {
 
 async function runPretrain(stage: "vision" | "aligned" | "base" | "scorer", flags: PretrainFlags): Promise<void> {
   // Imported here so that loading the command does not load libtorch.
-  const { pretrain } = await import("../../train/pretrain.js");
+  const { pretrain } = await import("../../train/pretrain/index.js");
   const controller = new AbortController();
   const onSigint = () => {
     console.error(`\n[${stage}] stopping after this step; continue later with --resume`);

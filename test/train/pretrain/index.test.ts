@@ -5,22 +5,14 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 // Every assert.ok carries a message: without one, node re-parses this (tsx-compiled) file to
 // quote the failing expression.
-import { setNumThreads } from "../../src/engine/index.js";
-import { loadClip } from "../../src/models/clip-io.js";
-import { loadTagger } from "../../src/models/tagger-io.js";
-import { Tokenizer } from "../../src/models/tokenizer.js";
-import { loadVLM } from "../../src/models/vlm-io.js";
-import { readMetrics } from "../../src/train/metrics.js";
-import {
-  clipCollate,
-  lengthGroupedBatches,
-  type PretrainOptions,
-  pretrain,
-  readTrainInfo,
-  STAGE_DEFAULTS,
-} from "../../src/train/pretrain.js";
-import { buildSplit } from "../../src/world/build.js";
-import { configHash, parseWorldConfig } from "../../src/world/index.js";
+import { setNumThreads } from "../../../src/engine/index.js";
+import { loadClip } from "../../../src/models/clip-io.js";
+import { loadTagger } from "../../../src/models/tagger-io.js";
+import { loadVLM } from "../../../src/models/vlm-io.js";
+import { readMetrics } from "../../../src/train/metrics.js";
+import { type PretrainOptions, pretrain, readTrainInfo, STAGE_DEFAULTS } from "../../../src/train/pretrain/index.js";
+import { buildSplit } from "../../../src/world/build.js";
+import { configHash, parseWorldConfig } from "../../../src/world/index.js";
 
 setNumThreads(1);
 const root = mkdtempSync(join(tmpdir(), "pretrain-test-"));
@@ -231,52 +223,5 @@ test("vision: a tagger whose tower aligned and base keep frozen and the scorer f
       modelConfig: { ...TINY_VLM, vision: { ...TINY_VLM.vision, dim: 32 } },
     }).done,
     /its vision tower .* differs/,
-  );
-});
-
-test("clipCollate drops repeated captions from a batch", () => {
-  const tokenizer = Tokenizer.build(["a red star", "a blue ring"]);
-  const image = new Uint8Array(3 * 4 * 4).fill(255);
-  const batch = clipCollate(
-    [
-      { image, text: "A red star" },
-      { image, text: "a blue ring" },
-      { image, text: "a  red star " },
-    ],
-    tokenizer,
-    4,
-    16,
-  );
-  assert.equal(batch.pairs, 2);
-  assert.equal(batch.duplicates, 1);
-  assert.deepEqual(batch.pixels.shape, [2, 3, 4, 4]);
-  assert.equal(batch.pixels.toArray()[0], 1);
-  assert.deepEqual(batch.ids.shape[0], 2);
-  for (const t of [batch.pixels, batch.ids, batch.mask]) t.dispose();
-});
-
-test("lengthGroupedBatches: every item once, batches of similar length", () => {
-  const items = Array.from({ length: 103 }, (_, i) => ({ i, len: (i * 37) % 50 }));
-  const batches = lengthGroupedBatches(items, (x) => x.len, 8, 0, 4);
-  assert.deepEqual(
-    batches
-      .flat()
-      .map((x) => x.i)
-      .sort((a, b) => a - b),
-    items.map((x) => x.i),
-  );
-  assert.ok(
-    batches.every((b) => b.length <= 8),
-    "batch size",
-  );
-  // Within a megabatch (4 batches) lengths descend across batches.
-  for (let m = 0; m < batches.length; m += 4) {
-    const mega = batches.slice(m, m + 4).flat();
-    for (let k = 1; k < mega.length; k++) assert.ok(mega[k - 1].len >= mega[k].len, "sorted");
-  }
-  assert.deepEqual(
-    lengthGroupedBatches(items, (x) => x.len, 8, 0, 4),
-    batches,
-    "deterministic",
   );
 });
