@@ -29,3 +29,12 @@ function number(allowZero: boolean): (value: string) => number {
 
 export const positiveNumber = number(false);
 export const nonNegativeNumber = number(true);
+
+/** A number in [0, 1]. */
+export function probability(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new InvalidArgumentError(`expected a number in [0, 1], got '${value}'`);
+  }
+  return n;
+}

@@ -1,9 +1,11 @@
-// `selfsynth pretrain vision|aligned|base|scorer`: trains the shipped models on a built world
+// `selfsynth pretrain vision|language|aligned|base|scorer`: trains the shipped models on a built world
 // (src/train/pretrain/). The whole pipeline, with the world build and the evaluations, is
 // scripts/make-assets.sh.
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { nonNegativeInt, positiveInt, positiveNumber } from "../options.js";
+import { STAGES, type Stage } from "../../train/pretrain/stages.js";
+import { DEFAULT_CORPUS } from "../../world/corpus.js";
+import { nonNegativeInt, positiveInt, positiveNumber, probability } from "../options.js";
 
 /** A JSON file of model-config overrides (a partial VLMConfig for aligned, ClipConfig for scorer). */
 function readModelConfig(path: string): Record<string, unknown> {
@@ -36,12 +38,18 @@ interface PretrainFlags {
   config?: string;
   saveEvery?: number;
   logEvery?: number;
+  corpusScenes?: number;
+  corpusCreatures?: number;
+  partnerRate?: number;
 }
 
 const STAGE_HELP = {
   vision:
     "the image tower alone, supervised on the pretraining split's scene graphs (what is in each patch, the scene, the creature)",
-  aligned: "a fresh VLM (image encoder + projector + decoder) trained on the pretraining split's captions",
+  language:
+    "a fresh VLM's decoder on text alone: captions and descriptions of scenes drawn under a strong co-occurrence prior (the language prior's origin)",
+  aligned:
+    "a VLM (--from a language model, else fresh) with its tower from --vision-from, trained on the pretraining split's captions",
   base: "instruction-tune a model (--from, the aligned one) on the instruction split's descriptions and questions",
   scorer: "the CLIP-style image-text scorer, contrastive on the pretraining split's image-caption pairs",
 } as const;
@@ -50,7 +58,7 @@ export function registerPretrain(program: Command): void {
   const pretrain = program
     .command("pretrain")
     .description("train the shipped models on a built world (see scripts/make-assets.sh)");
-  for (const stage of ["vision", "aligned", "base", "scorer"] as const) {
+  for (const stage of STAGES) {
     const cmd = pretrain
       .command(stage)
       .description(STAGE_HELP[stage])
@@ -60,6 +68,22 @@ export function registerPretrain(program: Command): void {
         `the model directory to write (e.g. assets/${stage}); checkpoints go to <out>.work/`,
       );
     if (stage === "base") cmd.requiredOption("--from <dir>", "the model to start from (e.g. assets/aligned)");
+    if (stage === "aligned")
+      cmd.option("--from <dir>", "a `pretrain language` model whose decoder and tokenizer it starts from");
+    if (stage === "language") {
+      cmd
+        .option("--corpus-scenes <n>", `scenes in the text corpus (default ${DEFAULT_CORPUS.scenes})`, nonNegativeInt)
+        .option(
+          "--corpus-creatures <n>",
+          `creatures in the text corpus (default ${DEFAULT_CORPUS.creatures})`,
+          nonNegativeInt,
+        )
+        .option(
+          "--partner-rate <p>",
+          `how often the corpus names a prior partner with its anchor, in [0, 1] (default ${DEFAULT_CORPUS.partnerRate})`,
+          probability,
+        );
+    }
     if (stage === "aligned" || stage === "scorer") {
       cmd.option("--vision-from <dir>", "start the image tower from a `pretrain vision` model (e.g. assets/vision)");
     }
@@ -77,7 +101,7 @@ export function registerPretrain(program: Command): void {
       .option("--resume", "continue from the latest checkpoint in the work directory")
       .option("--save-every <n>", "checkpoint every n steps (default 250)", positiveInt)
       .option("--log-every <n>", "progress and metrics line every n steps (default 10)", positiveInt);
-    if (stage === "vision" || stage === "scorer" || stage === "aligned") {
+    if (stage === "vision" || stage === "scorer" || stage === "aligned" || stage === "language") {
       cmd.option("--config <json>", "a JSON file of model-config overrides (e.g. a smaller model)");
     }
     cmd.action(async (flags: PretrainFlags) => {
@@ -86,7 +110,7 @@ export function registerPretrain(program: Command): void {
   }
 }
 
-async function runPretrain(stage: "vision" | "aligned" | "base" | "scorer", flags: PretrainFlags): Promise<void> {
+async function runPretrain(stage: Stage, flags: PretrainFlags): Promise<void> {
   // Imported here so that loading the command does not load libtorch.
   const { pretrain } = await import("../../train/pretrain/index.js");
   const controller = new AbortController();
@@ -113,6 +137,7 @@ async function runPretrain(stage: "vision" | "aligned" | "base" | "scorer", flag
       resume: flags.resume === true,
       saveEvery: flags.saveEvery,
       logEvery: flags.logEvery,
+      corpus: { scenes: flags.corpusScenes, creatures: flags.corpusCreatures, partnerRate: flags.partnerRate },
       modelConfig: flags.config === undefined ? undefined : readModelConfig(flags.config),
       command: ["selfsynth", ...process.argv.slice(2)].join(" "),
       signal: controller.signal,

@@ -6,11 +6,13 @@ import type { Tensor } from "../../engine/index.js";
 import type { ClipConfig } from "../../models/clip.js";
 import type { VisionConfig } from "../../models/vision.js";
 import type { VLMConfig } from "../../models/vlm.js";
+import type { CorpusOptions } from "../../world/corpus.js";
 import type { LossOutput, TrainerEvent } from "../trainer.js";
 import { exampleTexts, instructionExamples, readSplit, type WorldInfo } from "../world-data.js";
 
-export const STAGES = ["vision", "aligned", "base", "scorer"] as const;
-export type Stage = (typeof STAGES)[number];
+import type { Stage } from "./stages.js";
+
+export { STAGES, type Stage } from "./stages.js";
 
 /**
  * Defaults per stage, set for the budget of under an hour on 2 cores (scripts/make-assets.sh).
@@ -27,6 +29,7 @@ export type Stage = (typeof STAGES)[number];
  */
 export const STAGE_DEFAULTS: Record<Stage, StageDefaults> = {
   vision: { steps: 3000, batchSize: 64, lr: 1e-3, warmupSteps: 50, weightDecay: 0.01 },
+  language: { steps: 2000, batchSize: 32, lr: 1e-3, warmupSteps: 100, weightDecay: 0.01 },
   aligned: { steps: 2000, batchSize: 32, lr: 1e-3, warmupSteps: 100, weightDecay: 0.01 },
   base: { steps: 2000, batchSize: 32, lr: 3e-4, warmupSteps: 50, weightDecay: 0.01 },
   scorer: { steps: 1000, batchSize: 128, lr: 1e-3, warmupSteps: 50, weightDecay: 0.01 },
@@ -48,8 +51,10 @@ export interface PretrainOptions {
   out: string;
   /** Where checkpoints and the metrics go while training (default `<out>.work/`). */
   workDir?: string;
-  /** base: the aligned model to start from. */
+  /** base: the aligned model to start from; aligned: a language-stage model (optional). */
   from?: string;
+  /** language: the text corpus's size and prior strength (src/world/corpus.ts; defaults DEFAULT_CORPUS). */
+  corpus?: Partial<Pick<CorpusOptions, "scenes" | "creatures" | "partnerRate">>;
   /** aligned and scorer: a vision-stage model whose tower they start from. */
   visionFrom?: string;
   /** aligned and base: train the vision tower too (default: frozen when it came pretrained). */

@@ -1,8 +1,11 @@
-// The shipped models' training (DESIGN.md, SceneWorld: shipped checkpoints), three stages on a
+// The shipped models' training (DESIGN.md, SceneWorld: shipped checkpoints), five stages on a
 // built world (`selfsynth world build`):
 //
-//   aligned  a fresh VLM (image encoder + projector + decoder, all trained) on the captions of
-//            the pretraining split: the starting point before instruction tuning (COMPACT's).
+//   language a fresh VLM's decoder on text alone, a corpus that follows the co-occurrence prior
+//            (world/corpus.ts): where the base's language prior comes from.
+//   aligned  the language model (--from; or a fresh VLM) with its tower from `vision`, trained on
+//            the captions of the pretraining split: the starting point before instruction tuning
+//            (COMPACT's).
 //   base     `aligned` fine-tuned on the instruction split (descriptions and questions, biased
 //            by the world's co-occurrence priors): the model the methods improve.
 //   scorer   the CLIP-style image-text model, contrastive on the pretraining image-caption pairs.
@@ -16,7 +19,7 @@
 // `<out>.work/` (never shipped). `<out>/` is assembled in a temporary directory and swapped
 // into place, so it is always a complete model.
 //
-// One module per stage: vision.ts, vlm.ts (aligned and base), scorer.ts; ship.ts writes `<out>/`
+// One module per stage: vision.ts, language.ts, vlm.ts (aligned and base), scorer.ts; ship.ts writes `<out>/`
 // and train-info.json; common.ts holds the defaults, options and progress lines they share.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -24,6 +27,7 @@ import { setNumThreads } from "../../engine/index.js";
 import { latestCheckpoint } from "../checkpoint.js";
 import { readWorld, WorldDataError } from "../world-data.js";
 import type { PretrainOptions, PretrainResult } from "./common.js";
+import { trainLanguage } from "./language.js";
 import { trainScorer } from "./scorer.js";
 import { checkShippedDir } from "./ship.js";
 import { trainVision } from "./vision.js";
@@ -61,5 +65,6 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const run = { ...options, out, workDir, log, world, started };
   if (options.stage === "scorer") return trainScorer(run);
   if (options.stage === "vision") return trainVision(run);
+  if (options.stage === "language") return trainLanguage(run);
   return trainVlmStage(run);
 }

@@ -113,25 +113,22 @@ export async function trainVlmStage(run: Run): Promise<PretrainResult> {
   }
 }
 
-/** aligned: a fresh model and the world tokenizer; base: the aligned model, its tokenizer checked against the data. */
+/**
+ * aligned: the language-stage model (--from) or a fresh one with the world tokenizer, its tower
+ * from --vision-from; base: the aligned model. A loaded model's tokenizer is checked against
+ * the stage's data.
+ */
 async function prepareVlm(run: Run, seed: number) {
   const { world, log } = run;
   if (run.stage === "aligned") {
-    if (run.from !== undefined) throw new WorldDataError("aligned starts from scratch: --from is for base");
-    const records = readSplit(world.dir, "pretraining");
-    const examples = captionExamples(records, seed);
-    const tokenizer = buildWorldTokenizer(world.config, [...exampleTexts(examples), ...instructionTexts(world, seed)]);
-    const config = worldVlmConfig(world.config.image.width, tokenizer.vocabSize, run.modelConfig);
-    if (world.config.image.width !== world.config.image.height) {
-      log(
-        `[aligned] the world's images are ${world.config.image.width}x${world.config.image.height}: resized to square`,
-      );
-    }
-    const model = new VLM(config, { seed });
-    log(`[aligned] new VLM: ${countParams(model.baseParameters())} parameters, vocabulary ${tokenizer.vocabSize}`);
+    const examples = captionExamples(readSplit(world.dir, "pretraining"), seed);
+    const { model, tokenizer, from } =
+      run.from === undefined
+        ? freshVlm(run, examples, seed)
+        : loadChecked(run, run.from, examples, "pretraining captions");
     if (run.visionFrom !== undefined) {
       try {
-        loadVisionTowerInto(run.visionFrom, config.vision, model.parameters);
+        loadVisionTowerInto(run.visionFrom, model.config.vision, model.parameters);
       } catch (error) {
         model.dispose();
         throw error;
@@ -139,33 +136,51 @@ async function prepareVlm(run: Run, seed: number) {
       model.setVisionFrozen(!run.trainVision);
       log(`[aligned] vision tower from ${run.visionFrom} (${model.visionFrozen ? "frozen" : "trained"})`);
     }
-    return { model, tokenizer, from: null, examples };
+    return { model, tokenizer, from, examples };
   }
   if (run.from === undefined) throw new WorldDataError("base needs --from <aligned model dir>");
   if (run.visionFrom !== undefined)
     throw new WorldDataError("base keeps the aligned model's vision tower: no --vision-from");
-  if (run.modelConfig !== undefined)
-    throw new WorldDataError("base keeps the aligned model's architecture: no --config");
-  const { model, tokenizer } = loadVLM(run.from);
   const examples = instructionExamples(readSplit(world.dir, "instruction"), seed);
-  const unknown = unknownWords(tokenizer, exampleTexts(examples));
-  if (unknown.length > 0) {
-    model.dispose();
-    throw new WorldDataError(
-      `the instruction split holds words that ${run.from}'s tokenizer does not know (${unknown.slice(0, 20).join(", ")}); was it trained on another world?`,
-    );
-  }
-  const fromInfo = readTrainInfo(run.from);
-  if (fromInfo?.world.configHash !== undefined && fromInfo.world.configHash !== world.configHash) {
-    log(
-      `[base] warning: ${run.from} was trained on world ${fromInfo.world.configHash.slice(0, 12)}, this is ${world.configHash.slice(0, 12)}`,
-    );
-  }
+  const { model, tokenizer, from } = loadChecked(run, run.from, examples, "instruction split");
   model.setVisionFrozen(!run.trainVision);
   log(
     `[base] from ${run.from}: ${countParams(model.baseParameters())} parameters (vision tower ${model.visionFrozen ? "frozen" : "trained"})`,
   );
-  return { model, tokenizer, from: { dir: run.from, configHash: fromInfo?.world.configHash }, examples };
+  return { model, tokenizer, from, examples };
+}
+
+/** A new VLM at the world's image size, with a tokenizer over the captions and instruction texts. */
+function freshVlm(run: Run, examples: readonly WorldExample[], seed: number) {
+  const { world, log } = run;
+  const tokenizer = buildWorldTokenizer(world.config, [...exampleTexts(examples), ...instructionTexts(world, seed)]);
+  const config = worldVlmConfig(world.config.image.width, tokenizer.vocabSize, run.modelConfig);
+  if (world.config.image.width !== world.config.image.height) {
+    log(`[aligned] the world's images are ${world.config.image.width}x${world.config.image.height}: resized to square`);
+  }
+  const model = new VLM(config, { seed });
+  log(`[aligned] new VLM: ${countParams(model.baseParameters())} parameters, vocabulary ${tokenizer.vocabSize}`);
+  return { model, tokenizer, from: null };
+}
+
+/** The --from model, refused when its tokenizer does not know the data's words; warns on another world. */
+function loadChecked(run: Run, dir: string, examples: readonly WorldExample[], what: string) {
+  if (run.modelConfig !== undefined) throw new WorldDataError(`${run.stage} keeps ${dir}'s architecture: no --config`);
+  const { model, tokenizer } = loadVLM(dir);
+  const unknown = unknownWords(tokenizer, exampleTexts(examples));
+  if (unknown.length > 0) {
+    model.dispose();
+    throw new WorldDataError(
+      `the ${what} hold words that ${dir}'s tokenizer does not know (${unknown.slice(0, 20).join(", ")}); was it trained on another world?`,
+    );
+  }
+  const fromInfo = readTrainInfo(dir);
+  if (fromInfo?.world.configHash !== undefined && fromInfo.world.configHash !== run.world.configHash) {
+    run.log(
+      `[${run.stage}] warning: ${dir} was trained on world ${fromInfo.world.configHash.slice(0, 12)}, this is ${run.world.configHash.slice(0, 12)}`,
+    );
+  }
+  return { model, tokenizer, from: { dir, configHash: fromInfo?.world.configHash } };
 }
 
 function kindCounts(examples: readonly WorldExample[]): Record<string, number> {

@@ -8,6 +8,7 @@ import { after, before, test } from "node:test";
 import { setNumThreads } from "../../../src/engine/index.js";
 import { loadClip } from "../../../src/models/clip-io.js";
 import { loadTagger } from "../../../src/models/tagger-io.js";
+import { VLM } from "../../../src/models/vlm.js";
 import { loadVLM } from "../../../src/models/vlm-io.js";
 import { readMetrics } from "../../../src/train/metrics.js";
 import { type PretrainOptions, pretrain, readTrainInfo, STAGE_DEFAULTS } from "../../../src/train/pretrain/index.js";
@@ -223,5 +224,43 @@ test("vision: a tagger whose tower aligned and base keep frozen and the scorer f
       modelConfig: { ...TINY_VLM, vision: { ...TINY_VLM.vision, dim: 32 } },
     }).done,
     /its vision tower .* differs/,
+  );
+});
+
+test("language: the decoder learns the corpus alone; aligned starts from it with its tokenizer", async () => {
+  const language = join(root, "language");
+  const corpus = { scenes: 20, creatures: 4, partnerRate: 1 };
+  const result = await run("language", language, { modelConfig: TINY_VLM, corpus }).done;
+  assert.equal(result.steps, 4);
+  const info = readTrainInfo(language)!;
+  assert.equal(info.stage, "language");
+  assert.deepEqual([info.data.texts, info.data.partnerRate], [48, 1]);
+  const trained = loadVLM(language);
+  // Only the decoder moved: the tower and projector keep the values a fresh model of the same
+  // seed starts with.
+  const init = new VLM(trained.config, { seed: 0 });
+  const same = (name: string) => {
+    const b = init.baseParameters().get(name)!.toArray();
+    return trained.model
+      .baseParameters()
+      .get(name)!
+      .toArray()
+      .every((v, i) => v === b[i]);
+  };
+  assert.ok(same("projector.fc1.weight") && same("vision.pos_embed"), "tower and projector untouched");
+  assert.ok(!same("decoder.embed_tokens.weight") && !same("lm_head.weight"), "the decoder trained");
+  init.dispose();
+  // aligned from it keeps its tokenizer and its decoder as the starting point.
+  const aligned = join(root, "aligned-from-language");
+  await run("aligned", aligned, { from: language, modelConfig: undefined, steps: 2 }).done;
+  const after = loadVLM(aligned);
+  assert.deepEqual(after.tokenizer.toJSON(), trained.tokenizer.toJSON());
+  assert.deepEqual(after.config, trained.config);
+  assert.equal(readTrainInfo(aligned)?.from?.dir, language);
+  after.model.dispose();
+  trained.model.dispose();
+  await assert.rejects(
+    run("aligned", join(root, "aligned-bad"), { from: language, modelConfig: TINY_VLM }).done,
+    /keeps .* architecture: no --config/,
   );
 });
