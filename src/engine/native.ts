@@ -1,5 +1,5 @@
 // Loads the engine addon (native/, built at install by node-gyp) and types its raw functions.
-// Nothing outside src/engine/ touches these: use the Tensor API in tensor.ts.
+// Nothing outside src/engine/ touches these: use the Tensor API (index.ts).
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";

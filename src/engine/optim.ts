@@ -1,9 +1,11 @@
 // AdamW and gradient clipping over a list of parameters. The update runs in the addon in one
 // call per step; the state (first and second moments, step count) is held here as ordinary
 // tensors so that training checkpoints can save and restore it exactly.
+import { zeros } from "./factories.js";
 import { native } from "./native.js";
+import { noGrad } from "./runtime.js";
 import { keep } from "./scope.js";
-import { EngineError, noGrad, type Tensor, zeros } from "./tensor.js";
+import { EngineError, type Tensor } from "./tensor.js";
 
 export interface AdamWOptions {
   lr: number;

@@ -1,7 +1,7 @@
 // The Tensor type: a thin TypeScript face over a libtorch tensor in the addon.
 // Every op returns a new Tensor registered with the current scope (see scope.ts); libtorch
 // records autograd for ops whose inputs require grad. Shapes are written (B, T, C) in comments.
-import { blasInfo } from "./blas.js";
+// The free functions live beside it: factories.ts, random.ts, functional.ts, runtime.ts.
 import { type DType, type Handle, native } from "./native.js";
 import { track } from "./scope.js";
 
@@ -336,9 +336,11 @@ export class Tensor {
   }
 }
 
-function wrap(handle: Handle): Tensor {
+/** Wraps a handle the addon returned (internal to the engine: index.ts does not export it). */
+export function wrap(handle: Handle): Tensor {
   return new Tensor(handle);
 }
+
 function operand(other: Operand): Handle | number {
   return typeof other === "number" ? other : other.handle;
 }
@@ -347,219 +349,11 @@ function dimList(dims: number | Shape | undefined): number[] | null {
   return typeof dims === "number" ? [dims] : [...dims];
 }
 
-// --- factories ------------------------------------------------------------------------------
-
-type TypedData = Float32Array | Float64Array | BigInt64Array | Uint8Array;
-
-function checkShape(shape: Shape, what: string): number[] {
+/** The shape as a mutable array, each dimension checked (internal to the engine). */
+export function checkShape(shape: Shape, what: string): number[] {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0)
       throw new EngineError(`${what}: shape [${shape}] must hold non-negative integers`);
   }
   return [...shape];
-}
-
-/** A tensor holding a copy of data; the dtype follows the typed array (Uint8Array = bool, nonzero = true). */
-export function tensorFrom(data: TypedData, shape: Shape): Tensor {
-  const dtype: DType =
-    data instanceof Float32Array
-      ? "float32"
-      : data instanceof Float64Array
-        ? "float64"
-        : data instanceof BigInt64Array
-          ? "int64"
-          : "bool";
-  const s = checkShape(shape, "tensorFrom");
-  const n = s.reduce((a, b) => a * b, 1);
-  if (n !== data.length) throw new EngineError(`tensorFrom: ${data.length} values do not fill shape [${s}] (${n})`);
-  // libtorch's bools are bytes holding 0 or 1; any other byte would read back as itself.
-  const bytes =
-    data instanceof Uint8Array && data.some((v) => v > 1) ? Uint8Array.from(data, (v) => (v ? 1 : 0)) : data;
-  return wrap(native.fromBuffer(bytes, s, dtype));
-}
-
-/** A tensor from plain numbers (or nested arrays), float32 unless another dtype is named. */
-export function tensor(values: number[] | number[][] | number, dtype: DType = "float32", shape?: Shape): Tensor {
-  const flat =
-    typeof values === "number" ? [values] : ((values as unknown[]).flat(Number.POSITIVE_INFINITY) as number[]);
-  const inferred =
-    typeof values === "number"
-      ? []
-      : Array.isArray(values[0])
-        ? [values.length, (values[0] as number[]).length]
-        : [values.length];
-  const s = shape ? [...shape] : inferred;
-  switch (dtype) {
-    case "float32":
-      return tensorFrom(Float32Array.from(flat), s);
-    case "float64":
-      return tensorFrom(Float64Array.from(flat), s);
-    case "int64":
-      return tensorFrom(
-        BigInt64Array.from(flat, (v) => BigInt(Math.trunc(v))),
-        s,
-      );
-    case "bool":
-      return tensorFrom(
-        Uint8Array.from(flat, (v) => (v ? 1 : 0)),
-        s,
-      );
-  }
-}
-
-export function zeros(shape: Shape, dtype: DType = "float32"): Tensor {
-  return wrap(native.zeros(checkShape(shape, "zeros"), dtype));
-}
-export function ones(shape: Shape, dtype: DType = "float32"): Tensor {
-  return wrap(native.ones(checkShape(shape, "ones"), dtype));
-}
-export function full(shape: Shape, value: number, dtype: DType = "float32"): Tensor {
-  return wrap(native.full(checkShape(shape, "full"), value, dtype));
-}
-/** start, start+step, ... < end. */
-export function arange(start: number, end: number, step = 1, dtype: DType = "int64"): Tensor {
-  return wrap(native.arange(start, end, step, dtype));
-}
-
-/** A seeded random source; the same seed gives the same draws. */
-export class Generator {
-  readonly handle;
-  constructor(readonly seed: number) {
-    if (!Number.isSafeInteger(seed) || seed < 0)
-      throw new EngineError(`Generator: seed ${seed} must be a non-negative integer`);
-    this.handle = native.newGenerator(seed);
-  }
-}
-
-export function randn(shape: Shape, gen: Generator, dtype: DType = "float32"): Tensor {
-  return wrap(native.randn(checkShape(shape, "randn"), gen.handle, dtype));
-}
-/** Uniform in [0, 1). */
-export function rand(shape: Shape, gen: Generator, dtype: DType = "float32"): Tensor {
-  return wrap(native.rand(checkShape(shape, "rand"), gen.handle, dtype));
-}
-/** Draws n indices per row of probs (.., K) in proportion to its (non-negative) values. */
-export function multinomial(probs: Tensor, n: number, gen: Generator, replacement = false): Tensor {
-  return wrap(native.multinomial(probs.handle, n, replacement, gen.handle));
-}
-
-// --- functional ops -------------------------------------------------------------------------
-
-export function cat(tensors: Tensor[], dim = 0): Tensor {
-  return wrap(
-    native.cat(
-      tensors.map((t) => t.handle),
-      dim,
-    ),
-  );
-}
-export function stack(tensors: Tensor[], dim = 0): Tensor {
-  return wrap(
-    native.stack(
-      tensors.map((t) => t.handle),
-      dim,
-    ),
-  );
-}
-export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
-  return wrap(native.where(cond.handle, a.handle, b.handle));
-}
-/** x @ weight^T + bias, weight (out, in). */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  return wrap(native.linear(x.handle, weight.handle, bias?.handle ?? null));
-}
-/** 2-D convolution of x (B, Cin, H, W) with weight (Cout, Cin, k, k): (B, Cout, H', W'). */
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, stride = 1, padding = 0): Tensor {
-  if (!Number.isInteger(stride) || stride < 1)
-    throw new EngineError(`conv2d: stride ${stride} must be an integer >= 1`);
-  if (!Number.isInteger(padding) || padding < 0)
-    throw new EngineError(`conv2d: padding ${padding} must be an integer >= 0`);
-  return wrap(native.conv2d(x.handle, weight.handle, bias?.handle ?? null, stride, padding));
-}
-export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
-  return wrap(native.layerNorm(x.handle, [x.size(-1)], weight?.handle ?? null, bias?.handle ?? null, eps));
-}
-/** Rows of weight (V, D) picked by integer ids. */
-export function embedding(weight: Tensor, ids: Tensor): Tensor {
-  return wrap(native.embedding(weight.handle, ids.handle));
-}
-/** Cross-entropy of logits (N, C) against int64 targets (N); targets equal to ignoreIndex count for nothing. */
-export function crossEntropy(
-  logits: Tensor,
-  targets: Tensor,
-  options: { ignoreIndex?: number; reduction?: "mean" | "sum" | "none" } = {},
-): Tensor {
-  // libtorch reads float targets of the logits' shape as class probabilities: refuse them
-  // rather than silently computing a different loss.
-  if (targets.dtype !== "int64") {
-    throw new EngineError(`crossEntropy: targets must be int64 class indices, got ${targets.dtype}`);
-  }
-  return wrap(
-    native.crossEntropy(logits.handle, targets.handle, options.ignoreIndex ?? -100, options.reduction ?? "mean"),
-  );
-}
-/** Inverted dropout with a seeded mask; identity when p = 0. */
-export function dropout(x: Tensor, p: number, gen: Generator): Tensor {
-  if (!(p >= 0 && p < 1)) throw new EngineError(`dropout: p = ${p} must be in [0, 1)`);
-  return wrap(native.dropout(x.handle, p, gen.handle));
-}
-/** x / sqrt(mean(x^2, -1) + eps) * weight. */
-export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
-  return wrap(native.rmsNorm(x.handle, weight.handle, eps));
-}
-/** Rotary position embedding of x (B, H, T, D) with cos, sin broadcastable to (B, 1, T, D/2). */
-export function rotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  return wrap(native.rotary(x.handle, cos.handle, sin.handle));
-}
-/**
- * softmax(q k^T / sqrt(D) + mask) v; mask (B|1, 1, Tq, Tk): bool, true where attending is allowed,
- * or a float additive bias (0 / -inf).
- */
-export function attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null): Tensor {
-  return wrap(native.attention(q.handle, k.handle, v.handle, mask?.handle ?? null));
-}
-/** down(silu(gate(x)) * up(x)) with bias-free linears. */
-export function swiglu(x: Tensor, gate: Tensor, up: Tensor, down: Tensor): Tensor {
-  return wrap(native.swiglu(x.handle, gate.handle, up.handle, down.handle));
-}
-
-// --- modes and settings ---------------------------------------------------------------------
-
-/** Runs fn with autograd off (restoring the previous mode afterwards). */
-export function noGrad<R>(fn: () => R): R {
-  const previous = native.setGradEnabled(false);
-  try {
-    return fn();
-  } finally {
-    native.setGradEnabled(previous);
-  }
-}
-export function isGradEnabled(): boolean {
-  return native.isGradEnabled();
-}
-export function setNumThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new EngineError(`setNumThreads: ${n} must be a positive integer`);
-  native.setNumThreads(n);
-}
-export function getNumThreads(): number {
-  return native.getNumThreads();
-}
-/**
- * Tensors made and not yet disposed, by dispose() or a scope (for tests of scopes and leaks). A
- * tensor left to the garbage collector keeps counting even once the collector has freed it, so
- * that the leak stays visible and the count never moves in the middle of synchronous code.
- */
-export function liveTensorCount(): number {
-  return native.liveTensors();
-}
-/** Tensors whose memory is still held: liveTensorCount() minus those the garbage collector freed. */
-export function heldTensorCount(): number {
-  return native.heldTensors();
-}
-export function torchVersion(): string {
-  return native.version();
-}
-/** The BLAS libtorch runs its matrix products on (library path, OpenBLAS kernel set or null). */
-export function blas(): { library: string; core: string | null } {
-  return blasInfo(() => native.blasCore());
 }

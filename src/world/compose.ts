@@ -2,18 +2,18 @@
 // capabilities, and answer it from the scene graph. It builds candidate programs top-down (an
 // operation whose own capabilities lie inside the set, then referring expressions that realize
 // the rest, drawn from the actual attributes of randomly chosen objects and words), and keeps the
-// first one that is well posed (questions.ts) and needs exactly the set. Null when the scene
-// cannot support the set (e.g. text recognition in a scene without words).
+// first one that is well posed (question-well-posed.ts) and needs exactly the set. Null when the
+// scene cannot support the set (e.g. text recognition in a scene without words).
 
+import { printQuestion } from "./question-english.js";
+import { evaluate } from "./question-eval.js";
+import { isWellPosed } from "./question-well-posed.js";
 import {
   type Atom,
   CAPABILITIES,
   type Capability,
   type Entity,
-  evaluate,
-  isWellPosed,
   type Program,
-  printQuestion,
   programCapabilities,
   type QueryAttribute,
   type Question,

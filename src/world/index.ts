@@ -35,14 +35,14 @@ export {
   describe,
   questionSet,
 } from "./language.js";
+export { printQuestion } from "./question-english.js";
+export { evaluate } from "./question-eval.js";
+export { isWellPosed } from "./question-well-posed.js";
 export {
   type Atom,
   CAPABILITIES,
   type Capability,
-  evaluate,
-  isWellPosed,
   type Program,
-  printQuestion,
   programCapabilities,
   type Question,
   type Ref,

@@ -3,7 +3,8 @@
 // sets for an image, and the language of creature images (captions, descriptions, questions).
 import { capabilitySets, composeQuestion } from "./compose.js";
 import { type CreatureImage, concept, SPECIES, species } from "./creatures.js";
-import { type Capability, type Program, printQuestion, type Question } from "./questions.js";
+import { printQuestion } from "./question-english.js";
+import type { Capability, Program, Question } from "./questions.js";
 import type { Rng } from "./rng.js";
 import { column, row, type Scene, type SceneObject } from "./scene.js";
 import { CELL_PHRASES, NUMBER_WORDS, plural, SCENE_PHRASES, type Shape, SYNONYMS } from "./vocabulary.js";

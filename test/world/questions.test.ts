@@ -1,6 +1,6 @@
 // The oracle's answers are recomputed here by an evaluator written independently of
-// src/world/questions.ts (same program format, separate semantics), and its capability sets are
-// checked against a separate table.
+// src/world/question-eval.ts (same program format, separate semantics), and its capability sets
+// are checked against a separate table.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { capabilitySets, composeQuestion } from "../../src/world/compose.js";
