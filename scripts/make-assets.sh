@@ -2,10 +2,12 @@
 # The reproducible pipeline behind the shipped models (DESIGN.md, SceneWorld: shipped checkpoints):
 #
 #   1. build the world (every split) from assets/world/default.yaml into runs/world (not committed);
-#   2. pretrain assets/vision (the image tower, supervised on the scene graphs), assets/aligned
-#      (captions, the tower frozen), assets/base (instruction tuning from aligned, the tower
-#      frozen) and assets/scorer (CLIP-style, contrastive, its image tower started from
-#      assets/vision), each with its train-info.json and metrics.jsonl;
+#   2. pretrain assets/vision (the image tower, supervised on the scene graphs), a language model
+#      (the decoder on a prior-following text corpus, runs/pretrain/language-model, not shipped),
+#      assets/aligned (from the language model, captions, the tower frozen), assets/base
+#      (instruction tuning from aligned, the tower frozen) and assets/scorer (CLIP-style,
+#      contrastive, its image tower started from assets/vision), each with its train-info.json
+#      and metrics.jsonl;
 #      training checkpoints go to runs/pretrain/<stage> (resumable, not committed);
 #   3. evaluate assets/base on every benchmark and collect the results in assets/base-metrics.json.
 #
@@ -54,6 +56,7 @@ splits:
 EOF
   } >"$CONFIG"
   VISION_ARGS=(--steps 40 --batch-size 32 --save-every 20)
+  LANGUAGE_ARGS=(--steps 40 --batch-size 16 --save-every 20 --corpus-scenes 400 --corpus-creatures 40)
   ALIGNED_ARGS=(--steps 40 --batch-size 16 --save-every 20)
   BASE_ARGS=(--steps 40 --batch-size 16 --save-every 20)
   SCORER_ARGS=(--steps 40 --batch-size 64 --save-every 20)
@@ -65,6 +68,7 @@ else
   EVAL_OUT=runs/eval/base
   CONFIG=assets/world/default.yaml
   VISION_ARGS=()
+  LANGUAGE_ARGS=()
   ALIGNED_ARGS=()
   BASE_ARGS=()
   SCORER_ARGS=()
@@ -92,9 +96,12 @@ timed world selfsynth world build --config "$CONFIG" --out "$WORLD"
 fresh vision
 timed vision selfsynth pretrain vision "${COMMON[@]}" --out "$ASSETS/vision" --work-dir "$WORK/vision" \
   "${VISION_ARGS[@]}"
+fresh language
+timed language selfsynth pretrain language "${COMMON[@]}" --out "$WORK/language-model" \
+  --work-dir "$WORK/language" "${LANGUAGE_ARGS[@]}"
 fresh aligned
-timed aligned selfsynth pretrain aligned "${COMMON[@]}" --vision-from "$ASSETS/vision" --out "$ASSETS/aligned" \
-  --work-dir "$WORK/aligned" "${ALIGNED_ARGS[@]}"
+timed aligned selfsynth pretrain aligned "${COMMON[@]}" --from "$WORK/language-model" --vision-from "$ASSETS/vision" \
+  --out "$ASSETS/aligned" --work-dir "$WORK/aligned" "${ALIGNED_ARGS[@]}"
 fresh base
 timed base selfsynth pretrain base "${COMMON[@]}" --from "$ASSETS/aligned" --out "$ASSETS/base" \
   --work-dir "$WORK/base" "${BASE_ARGS[@]}"

@@ -8,11 +8,16 @@
 // anchor against other absent shapes. Compare with the VLM's own POPE answers
 // (scripts/calibrate.sh): the gap between probe and answer is what the decoder throws away.
 //
-//   node --import tsx scripts/probe-existence.ts --model assets/base [--world runs/world]
-//        [--train 3000] [--val 600] [--epochs 30] [--json]
+// With --tagger (a `pretrain vision` model), the tower's own heads are read too, with no probe:
+// existence from the per-patch `thing` head (some patch's argmax names the shape) and from the
+// image-level `objects` head (sigmoid > 0.5), where the tagger has one.
+//
+//   node --import tsx scripts/probe-existence.ts --model assets/base [--tagger assets/vision]
+//        [--world runs/world] [--train 3000] [--val 600] [--epochs 30] [--json]
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { noGrad, setNumThreads, tensorFrom, tidy } from "../src/engine/index.js";
+import { loadTagger } from "../src/models/tagger-io.js";
 import { loadVLM } from "../src/models/vlm-io.js";
 import { ImageStore } from "../src/train/world-data.js";
 import type { SceneObject } from "../src/world/scene.js";
@@ -20,6 +25,7 @@ import type { SceneObject } from "../src/world/scene.js";
 const { values: a } = parseArgs({
   options: {
     model: { type: "string", default: "assets/base" },
+    tagger: { type: "string" },
     world: { type: "string", default: "runs/world" },
     train: { type: "string", default: "3000" },
     val: { type: "string", default: "600" },
@@ -182,7 +188,8 @@ interface Readout {
   partnerFalseYes: number;
   otherFalseYes: number;
 }
-function evaluate(predict: (row: Float32Array, k: number) => boolean, f: Features, records: SceneRecord[]): Readout {
+/** Existence as POPE asks it, from a predicate "image i shows shape k". */
+function evaluate(predict: (i: number, k: number) => boolean, records: SceneRecord[]): Readout {
   let tp = 0;
   let pos = 0;
   let tn = 0;
@@ -195,7 +202,7 @@ function evaluate(predict: (row: Float32Array, k: number) => boolean, f: Feature
     const has = present(r);
     const partners = new Set(pairs.filter((p) => has.has(p.anchor)).map((p) => p.partner));
     shapes.forEach((shape, k) => {
-      const yes = predict(f.rows[i], k);
+      const yes = predict(i, k);
       if (has.has(shape)) {
         pos++;
         if (yes) tp++;
@@ -222,13 +229,61 @@ function evaluate(predict: (row: Float32Array, k: number) => boolean, f: Feature
   };
 }
 
+/** The tagger's heads read as existence predictions over the validation images (no fitting). */
+function taggerReadouts(dir: string): Record<string, Readout> {
+  const tagger = loadTagger(dir);
+  const thing = tagger.config.heads.thing;
+  const objects = tagger.config.heads.objects;
+  const plane = 3 * size * size;
+  const byPatch: Set<string>[] = [];
+  const byImage: Set<string>[] = [];
+  noGrad(() => {
+    for (let i = 0; i < val.length; i += 100) {
+      const chunk = val.slice(i, i + 100);
+      tidy(() => {
+        const data = new Float32Array(chunk.length * plane);
+        chunk.forEach((r, j) => {
+          data.set(images.pixels(r.image), j * plane);
+        });
+        const out = tagger.forward(tensorFrom(data, [chunk.length, 3, size, size]));
+        const z = out.get("thing")?.toFloat32();
+        const o = out.get("objects")?.toFloat32();
+        const K = thing.classes.length;
+        const N = z === undefined ? 0 : z.length / chunk.length / K;
+        chunk.forEach((_, j) => {
+          const seen = new Set<string>();
+          for (let t = 0; t < N && z; t++) {
+            let best = 0;
+            for (let k = 1; k < K; k++) if (z[(j * N + t) * K + k] > z[(j * N + t) * K + best]) best = k;
+            seen.add(thing.classes[best]);
+          }
+          byPatch.push(seen);
+          if (o && objects)
+            byImage.push(new Set(objects.classes.filter((_, k) => o[j * objects.classes.length + k] > 0)));
+        });
+      });
+    }
+  });
+  tagger.dispose();
+  const out: Record<string, Readout> = { thingPatches: evaluate((i, k) => byPatch[i].has(shapes[k]), val) };
+  if (byImage.length > 0) out.objectsHead = evaluate((i, k) => byImage[i].has(shapes[k]), val);
+  return out;
+}
+
 const started = performance.now();
 const ft = features(train);
 const fv = features(val);
 const result: Record<string, unknown> = { model: a.model, train: train.length, val: val.length };
+if (a.tagger !== undefined) {
+  result.taggerHeads = taggerReadouts(a.tagger);
+  if (!a.json) console.log("tagger", JSON.stringify(result.taggerHeads));
+}
 for (const point of ["tower", "projector"] as const) {
   const probe = fitProbe(ft[point], train);
-  result[point] = { train: evaluate(probe, ft[point], train), validation: evaluate(probe, fv[point], val) };
+  result[point] = {
+    train: evaluate((i, k) => probe(ft[point].rows[i], k), train),
+    validation: evaluate((i, k) => probe(fv[point].rows[i], k), val),
+  };
   if (!a.json) console.log(point, JSON.stringify(result[point]));
 }
 result.seconds = Math.round((performance.now() - started) / 1000);

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { WorldConfig } from "../world/config.js";
 import { type ChairVerdict, chairVerdict, descriptionLength, extractObjectMentions } from "./chair.js";
+import { isPriorPartner } from "./prior-errors.js";
 import type { SynonymTable } from "./text.js";
 
 export interface SideScore {
@@ -60,9 +61,7 @@ export class PairScorer {
   side(text: string, objects: readonly string[]): SideScore {
     const mentions = extractObjectMentions(text, this.table);
     const verdict = chairVerdict(mentions, { objects: [...objects] });
-    const priorDriven = verdict.hallucinated.filter((m) =>
-      this.priorPairs.some((p) => p.partner === m && objects.includes(p.anchor)),
-    ).length;
+    const priorDriven = verdict.hallucinated.filter((m) => isPriorPartner(m, objects, this.priorPairs)).length;
     return { mentions, words: descriptionLength(text), verdict, priorDriven };
   }
 
