@@ -7,11 +7,7 @@
 //                others ignored) and the word written (plate patches only). A patch belongs to
 //                the object covering most of a 4x4 grid of points in it (at least 3 of the 16,
 //                by the shape's exact outline), else to a plate covering 4, else it is empty.
-//   per image    scene type and the shapes present (scenes), species and the visible concepts
-//                (creatures). The shapes-present head asks the tower for what POPE asks the
-//                VLM, "is there a star?", over the whole image: without it the tower's features
-//                hold shape identity only patch by patch, and existence read off the patches
-//                topped out at 0.84 recall and specificity (FINDINGS.md).
+//   per image    scene type (scenes), species and the visible concepts (creatures)
 import type { HeadTargets, TaggerConfig, TaggerHead } from "../models/tagger.js";
 import type { VisionConfig } from "../models/vision.js";
 import { CONCEPTS, SPECIES_NAMES } from "../world/index.js";
@@ -35,7 +31,6 @@ export function worldTaggerHeads(words: readonly string[]): Record<string, Tagge
     motion: cell([STILL, ...DIRECTIONS]),
     text: cell(words),
     scene: { classes: [...SCENE_TYPES], pool: "image", kind: "single" },
-    objects: { classes: [...SHAPES], pool: "image", kind: "multi" },
     species: { classes: [...SPECIES_NAMES], pool: "image", kind: "single" },
     concepts: { classes: CONCEPTS.map((c) => c.id), pool: "image", kind: "multi" },
   };
@@ -47,10 +42,10 @@ export function worldTaggerConfig(vision: VisionConfig, words: readonly string[]
 
 const IGNORE = -100n;
 
-/** One record's targets per head: class ids per slot (cells or the image), or tags (multi heads it has). */
+/** One record's targets per head: class ids per slot (cells or the image), or tags. */
 interface RecordTargets {
   single: Map<string, bigint[]>;
-  tags: Map<string, Float32Array>;
+  tags: Float32Array | null;
 }
 
 function indexOf(head: TaggerHead, name: string, where: string): bigint {
@@ -73,15 +68,7 @@ function recordTargets(config: TaggerConfig, r: WorldRecord): RecordTargets {
     const ids = single.get(name);
     if (ids !== undefined && h[name].pool === kind) ids[slot] = indexOf(h[name], value, r.id);
   };
-  const tags = new Map<string, Float32Array>();
-  // Tags of a multi head the config has (skipped otherwise), one per named class.
-  const tag = (name: string, present: Iterable<string>) => {
-    const head = h[name];
-    if (head === undefined) return;
-    const t = new Float32Array(head.classes.length);
-    for (const c of present) t[Number(indexOf(head, c, r.id))] = 1;
-    tags.set(name, t);
-  };
+  let tags: Float32Array | null = null;
   if (r.kind === "scene") {
     const s = r.scene;
     for (const o of s.objects) {
@@ -109,10 +96,12 @@ function recordTargets(config: TaggerConfig, r: WorldRecord): RecordTargets {
       }
     });
     set("scene", 0, s.background, "image");
-    tag("objects", new Set(s.objects.map((o) => o.shape)));
   } else {
     set("species", 0, r.species, "image");
-    tag("concepts", r.visibleConcepts);
+    if (h.concepts !== undefined) {
+      tags = new Float32Array(h.concepts.classes.length);
+      for (const c of r.visibleConcepts) tags[Number(indexOf(h.concepts, c, r.id))] = 1;
+    }
   }
   return { single, tags };
 }
@@ -173,9 +162,8 @@ export function taggerTargets(config: TaggerConfig, records: readonly WorldRecor
       const tags = new Float32Array(records.length * K);
       const mask = new Float32Array(records.length);
       per.forEach((t, i) => {
-        const row = t.tags.get(name);
-        if (row === undefined) return;
-        tags.set(row, i * K);
+        if (t.tags === null) return;
+        tags.set(t.tags, i * K);
         mask[i] = 1;
       });
       out.set(name, { kind: "multi", tags, mask });
