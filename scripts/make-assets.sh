@@ -11,9 +11,12 @@
 #      training checkpoints go to runs/pretrain/<stage> (resumable, not committed);
 #   3. evaluate assets/base on every benchmark and collect the results in assets/base-metrics.json.
 #
-# Budget (measured 2026-12-02, 2 cores): world 1.8 min, vision 8, aligned 10, base 11, scorer 6
-# (37 minutes of training), then about 10 minutes evaluating the base on the full test split
-# (see STAGE_DEFAULTS in src/train/pretrain/common.ts). The calibration behind the choices: README.
+# Budget (2 cores, unloaded, measured 2026-12-02 before the language stage): world 1.8 min,
+# vision 8, aligned 10, base 11 at 2,000 steps, scorer 6; the language stage (1,200 steps) and
+# the base at 4,000 steps add about 35 (measured 2026-12-04 on a shared machine, so estimated),
+# then about 10 minutes evaluating the base on the full test split (STAGE_DEFAULTS in
+# src/train/pretrain/common.ts). The shipped assets predate the language stage; the calibration
+# behind the choices: README.
 #
 # Environment:
 #   QUICK=1      a minutes-long smoke version (small world, tiny step counts, --limit on evals)

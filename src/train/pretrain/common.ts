@@ -21,17 +21,20 @@ export { STAGES, type Stage } from "./stages.js";
  *   vision   ~400 images/s: ~0.16 s per step of 64; 3,000 steps (8 min, ~8.7 epochs of 22k);
  *   aligned  with the tower frozen, ~0.3 s per step of 32 captions; 2,000 steps (10 min,
  *            ~2.9 epochs);
- *   base     ~0.32 s per step of 32 length-grouped examples; 2,000 steps (11 min, ~0.7 epoch
- *            of the ~90k instruction examples);
+ *   language ~1.2 s per step of 32 corpus texts on 1 thread (2026-12-04, machine shared);
+ *            1,200 steps (24 min, ~0.45 epoch of the 88k texts);
+ *   base     ~0.32 s per step of 32 length-grouped examples; 4,000 steps (about 22 min,
+ *            ~1.4 epochs of the ~90k instruction examples: 2,000 left the base guessing "yes",
+ *            FINDINGS.md);
  *   scorer   ~0.36 s per step of 128 pairs; 1,000 steps (6 min).
  * Tokens count every non-padding position, the image tokens included. The calibration behind
  * the vision and base budgets is in README (Shipped models).
  */
 export const STAGE_DEFAULTS: Record<Stage, StageDefaults> = {
   vision: { steps: 3000, batchSize: 64, lr: 1e-3, warmupSteps: 50, weightDecay: 0.01 },
-  language: { steps: 2000, batchSize: 32, lr: 1e-3, warmupSteps: 100, weightDecay: 0.01 },
+  language: { steps: 1200, batchSize: 32, lr: 1e-3, warmupSteps: 100, weightDecay: 0.01 },
   aligned: { steps: 2000, batchSize: 32, lr: 1e-3, warmupSteps: 100, weightDecay: 0.01 },
-  base: { steps: 2000, batchSize: 32, lr: 3e-4, warmupSteps: 50, weightDecay: 0.01 },
+  base: { steps: 4000, batchSize: 32, lr: 3e-4, warmupSteps: 50, weightDecay: 0.01 },
   scorer: { steps: 1000, batchSize: 128, lr: 1e-3, warmupSteps: 50, weightDecay: 0.01 },
 };
 
