@@ -11,8 +11,8 @@
 // unpadded sequence. Padded query rows attend to themselves only (never to nothing: a fully
 // masked softmax would make NaNs that leak through 0 * NaN into later layers).
 import { cat, embedding, Generator, ones, type Tensor, tensorFrom } from "../engine/index.js";
-import type { TrainableModel, TrainBatch } from "../train/types.js";
 import { DecoderBlock, type LayerCache, Linear, type LoraConfig, ParamStore, RMSNorm, rotaryTables } from "./layers.js";
+import type { TrainableModel, TrainBatch } from "./trainable.js";
 import { numPatches, type VisionConfig, VisionEncoder, validateVisionConfig } from "./vision.js";
 
 export type { LayerCache, LoraConfig } from "./layers.js";

@@ -1,7 +1,8 @@
 // Pads tokenized examples into one TrainBatch: right padding, labels -100 on padding, images
 // stacked channels-first. A bad example is reported by its index in the batch.
 import { tensorFrom } from "../engine/index.js";
-import { IGNORE_INDEX, type TokenizedExample, type TrainBatch } from "./types.js";
+import type { TrainBatch } from "../models/trainable.js";
+import { IGNORE_INDEX, type TokenizedExample } from "./types.js";
 
 export interface CollateOptions {
   padId: number;

@@ -10,13 +10,14 @@ import { noGrad, tensorFrom, tidy } from "../engine/index.js";
 import type { ChatMessage } from "../models/chat-template.js";
 import { splitItem } from "../models/score.js";
 import type { Tokenizer } from "../models/tokenizer.js";
+import type { TrainBatch } from "../models/trainable.js";
 import type { VLM } from "../models/vlm.js";
 import { collate } from "./collate.js";
 import type { TrainConfigInput } from "./config.js";
 import { dpoLoss, type PairLogps, pairLogps, type RejectedLogp } from "./dpo-loss.js";
 import type { SftOptions } from "./sft.js";
 import { type LossFn, Trainer, type TrainResult } from "./trainer.js";
-import { IGNORE_INDEX, type TokenizedExample, type TrainBatch } from "./types.js";
+import { IGNORE_INDEX, type TokenizedExample } from "./types.js";
 
 export interface ReferenceLogps {
   chosen: number;

@@ -2,8 +2,9 @@
 // t + 1 (logits[:, :-1] against labels[:, 1:]), counting only labels != -100, so prompt, image
 // and padding tokens contribute neither loss nor gradient.
 import { crossEntropy, type Tensor } from "../engine/index.js";
+import type { TrainableModel, TrainBatch } from "../models/trainable.js";
 import type { LossOutput } from "./trainer.js";
-import { IGNORE_INDEX, type TrainableModel, type TrainBatch } from "./types.js";
+import { IGNORE_INDEX } from "./types.js";
 
 export interface SftLossResult {
   /** Scalar: the sum over counted tokens, or their mean. */

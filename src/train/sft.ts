@@ -4,12 +4,13 @@
 import type { ChatMessage } from "../models/chat-template.js";
 import { encodeChat } from "../models/chat-template.js";
 import type { Tokenizer } from "../models/tokenizer.js";
+import type { TrainBatch } from "../models/trainable.js";
 import type { VLM } from "../models/vlm.js";
 import { collate } from "./collate.js";
 import type { TrainConfigInput } from "./config.js";
 import { sftLossFn } from "./sft-loss.js";
 import { Trainer, type TrainerEvent, type TrainResult } from "./trainer.js";
-import type { TokenizedExample, TrainBatch } from "./types.js";
+import type { TokenizedExample } from "./types.js";
 
 export interface SftExample {
   /** 3*H*W floats in [0, 1], channels first, or null for a text-only example. */

@@ -1,25 +1,5 @@
-// The contracts between training code and the models it trains. The embedded VLM
-// (src/models/vlm.ts) satisfies TrainableModel; tests use a toy model with the same face.
-import type { Tensor } from "../engine/index.js";
-
-/** One padded micro-batch, as collate() builds it. */
-export interface TrainBatch {
-  /** (B, T) int64; each <image> marker already expanded into the model's image-token count. */
-  inputIds: Tensor;
-  /** (B, T) bool, false on padding (right-padded). */
-  attentionMask: Tensor;
-  /** (B, T) int64, -100 where no loss (prompt, image tokens, padding); aligned with inputIds, not shifted. */
-  labels: Tensor;
-  /** (B, 3, H, W) float32, or null for text-only batches. */
-  pixelValues: Tensor | null;
-}
-
-export interface TrainableModel {
-  /** Logits (B, T, V). */
-  forward(batch: TrainBatch, opts?: { training?: boolean }): Tensor;
-  /** The tensors the optimizer updates (all weights, or only LoRA's), by checkpoint key. */
-  trainableParameters(): Map<string, Tensor>;
-}
+// The training data's shapes before batching. The model's side of the contract (TrainBatch,
+// TrainableModel) is src/models/trainable.ts.
 
 /** One tokenized example before padding. */
 export interface TokenizedExample {

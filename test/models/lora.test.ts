@@ -8,8 +8,8 @@ import { encodeChat } from "../../src/models/chat-template.js";
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadLora, saveLora } from "../../src/models/lora-io.js";
 import { readSafetensors, writeSafetensors } from "../../src/models/safetensors.js";
 import { Tokenizer } from "../../src/models/tokenizer.js";
+import type { TrainBatch } from "../../src/models/trainable.js";
 import { type LoraConfig, VLM, type VLMConfig } from "../../src/models/vlm.js";
-import type { TrainBatch } from "../../src/train/types.js";
 
 setNumThreads(1);
 

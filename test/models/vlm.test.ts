@@ -16,9 +16,9 @@ import {
 import { encodeChat } from "../../src/models/chat-template.js";
 import { generate } from "../../src/models/generate.js";
 import { Tokenizer } from "../../src/models/tokenizer.js";
+import type { TrainBatch } from "../../src/models/trainable.js";
 import { DEFAULT_VLM_CONFIG, parseVLMConfig, VLM, type VLMConfig } from "../../src/models/vlm.js";
 import { loadVLM, saveVLM } from "../../src/models/vlm-io.js";
-import type { TrainBatch } from "../../src/train/types.js";
 
 setNumThreads(1);
 

@@ -2,7 +2,8 @@
 // Each position sees only its own token, so padding never changes the logits of real tokens and
 // a batch of 8 equals two batches of 4 up to float rounding.
 import { embedding, Generator, keep, linear, randn, type Tensor, tidy, zeros } from "../../src/engine/index.js";
-import type { TokenizedExample, TrainableModel, TrainBatch } from "../../src/train/types.js";
+import type { TrainableModel, TrainBatch } from "../../src/models/trainable.js";
+import type { TokenizedExample } from "../../src/train/types.js";
 
 export class ToyLM implements TrainableModel {
   readonly weights: Map<string, Tensor>;

@@ -7,6 +7,7 @@ import { after, test } from "node:test";
 // quote the failing expression, which took minutes on a failure.
 import { liveTensorCount, setNumThreads } from "../../src/engine/index.js";
 import { readSafetensors } from "../../src/models/safetensors.js";
+import type { TrainBatch } from "../../src/models/trainable.js";
 import { collate } from "../../src/train/collate.js";
 import type { TrainConfigInput } from "../../src/train/config.js";
 import { readMetrics } from "../../src/train/metrics.js";
@@ -18,7 +19,7 @@ import {
   TrainingDivergedError,
   TrainingError,
 } from "../../src/train/trainer.js";
-import type { TokenizedExample, TrainBatch } from "../../src/train/types.js";
+import type { TokenizedExample } from "../../src/train/types.js";
 import { ToyLM, toyDataset } from "./toy-model.js";
 
 setNumThreads(1);

@@ -9,13 +9,14 @@
 // corpus, the pretraining captions, the instruction texts and the world's vocabulary, so that
 // aligned and base reuse it. Only the decoder trains: the tower and projector see no input.
 
+import type { TrainableModel, TrainBatch } from "../../models/trainable.js";
 import { VLM } from "../../models/vlm.js";
 import { saveVLM } from "../../models/vlm-io.js";
 import { corpusTexts, DEFAULT_CORPUS } from "../../world/corpus.js";
 import { collate } from "../collate.js";
 import { sftLossFn } from "../sft-loss.js";
 import { Trainer } from "../trainer.js";
-import type { TokenizedExample, TrainableModel, TrainBatch } from "../types.js";
+import type { TokenizedExample } from "../types.js";
 import { buildWorldTokenizer, captionExamples, exampleTexts, readSplit, WorldDataError } from "../world-data.js";
 import {
   countParams,

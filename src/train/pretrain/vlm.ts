@@ -6,13 +6,14 @@
 // its length. The groups are fixed per run (the trainer shuffles their order every epoch), so
 // the trainer sees one group as one dataset item (its batchSize is 1).
 import { loadVisionTowerInto } from "../../models/tagger-io.js";
+import type { TrainBatch } from "../../models/trainable.js";
 import { DEFAULT_VLM_CONFIG, parseVLMConfig, VLM, type VLMConfig } from "../../models/vlm.js";
 import { loadVLM, saveVLM } from "../../models/vlm-io.js";
 import { collate } from "../collate.js";
 import { epochOrder } from "../data-order.js";
 import { sftLossFn } from "../sft-loss.js";
 import { Trainer } from "../trainer.js";
-import type { TokenizedExample, TrainBatch } from "../types.js";
+import type { TokenizedExample } from "../types.js";
 import {
   buildWorldTokenizer,
   captionExamples,
