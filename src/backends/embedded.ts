@@ -7,6 +7,7 @@
 // generate() honours per request inside a batch: a request's samples do not depend on which
 // other requests share the call (what a resumed run needs), and equal what `serve` returns for
 // one HTTP request with that seed. Requests run batched, generateBatchSize at a time.
+import type { ChatImage } from "../images/chat-image.js";
 import { decodeImage, toModelInput } from "../images/codec.js";
 import type { ClipScorer } from "../models/clip.js";
 import { loadClipScorer } from "../models/clip-io.js";
@@ -20,7 +21,6 @@ import { unwrapSettled } from "./settled.js";
 import {
   type BackendCapabilities,
   BackendCapabilityError,
-  type ChatImage,
   type GeneratedSample,
   type GenerationParams,
   type GenerationRequest,

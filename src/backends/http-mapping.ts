@@ -6,9 +6,10 @@
 // Answers are checked field by field; anything missing or of the wrong type is a
 // MalformedResponseError (retried: a proxy or a server under stress can truncate answers).
 import type { ChatCompletionContentPart, ChatCompletionMessageParam } from "openai/resources/chat/completions";
+import type { ChatImage } from "../images/chat-image.js";
 import { toDataUri } from "../images/data-uri.js";
 import { MalformedResponseError } from "./retry.js";
-import type { ChatImage, ChatTurn, GeneratedSample, GenerationParams, ScoreResult } from "./types.js";
+import type { ChatTurn, GeneratedSample, GenerationParams, ScoreResult } from "./types.js";
 
 export const IMAGE_MARKER = "<image>";
 

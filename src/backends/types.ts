@@ -1,12 +1,7 @@
 // The interfaces every method talks to (DESIGN.md, Backends). Implementations: the embedded
 // backend (in-process models, src/backends/embedded.ts) and the OpenAI-compatible HTTP backend
 // (vLLM, SGLang, llama.cpp, Ollama, or `selfsynth serve`; src/backends/http.ts).
-
-/** An encoded image as it would travel over HTTP; backends decode and resize it themselves. */
-export interface ChatImage {
-  bytes: Uint8Array;
-  mimeType: "image/png" | "image/jpeg";
-}
+import type { ChatImage } from "../images/chat-image.js";
 
 /**
  * One conversation turn. An `<image>` marker in a user turn says where the request's next image

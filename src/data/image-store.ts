@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import type { ImageMimeType } from "../images/chat-image.js";
 import { decodeImage, type ImageFormat } from "../images/codec.js";
 import { ImageError } from "../images/errors.js";
 import { fsyncDir, writeFileAtomic } from "../util/atomic-file.js";
@@ -79,8 +80,6 @@ export function resolveInside(root: string, relativePath: string, where: string)
   if (!isWithin(realRoot, realTarget)) throw refuse("resolves outside the dataset root (symlink)");
   return target;
 }
-
-export type ImageMimeType = "image/png" | "image/jpeg";
 
 const EXTENSION: Record<ImageMimeType, "png" | "jpg"> = { "image/png": "png", "image/jpeg": "jpg" };
 const FORMAT: Record<ImageMimeType, ImageFormat> = { "image/png": "png", "image/jpeg": "jpeg" };

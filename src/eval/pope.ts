@@ -2,7 +2,7 @@
 // reference code RUCAIBox/POPE, evaluate.py and build_data.py). Yes/no questions "Is there a
 // {object} in the image?", half about present objects, half about absent ones sampled three ways.
 
-import type { ChatImage } from "../backends/types.js";
+import type { ChatImage } from "../images/chat-image.js";
 import { mulberry32 } from "../util/prng.js";
 import { ratio } from "./text.js";
 import { type BenchSpec, defaultSettings, type EvalItem, type EvalRecord, type MetricInfo } from "./types.js";

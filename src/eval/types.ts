@@ -1,6 +1,6 @@
 // The shapes every benchmark shares: an item to ask about, the per-item record it leaves, the
 // metrics computed from those records, and the declarative spec that ties them together.
-import type { ChatImage } from "../backends/types.js";
+import type { ChatImage } from "../images/chat-image.js";
 
 /** One question (or description request) about one image. Benchmarks extend it. */
 export interface EvalItem {

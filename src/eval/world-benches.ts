@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { z } from "zod";
-import type { ChatImage } from "../backends/types.js";
+import type { ChatImage } from "../images/chat-image.js";
 import { CONCEPTS, type Concept, SPECIES_NAMES, SYNONYMS_TEXT } from "../world/index.js";
 import { type BenchName, type BenchVocabulary, makeBench } from "./benches.js";
 import type { CapabilityItem } from "./capabilities.js";

@@ -22,7 +22,7 @@
 //     given shift would not mean what it means to torchvision. The PIL path STIC ran differs by
 //     rounding only (PIL quantizes hue to 1/256 of a turn and rounds between the two steps).
 import sharp from "sharp";
-import type { ChatImage } from "../backends/types.js";
+import type { ChatImage, ImageMimeType } from "./chat-image.js";
 import { decodeImage, encodePng, type RgbImage } from "./codec.js";
 
 export interface CorruptOptions {
@@ -64,7 +64,7 @@ export interface JitterResult {
 export const STIC_DOWNSCALE_SHORT_SIDE = 20;
 export const STIC_JITTER: Readonly<JitterOptions> = { brightness: 0.5, hue: 0.3 };
 
-const mimeOf = (format: "png" | "jpeg"): ChatImage["mimeType"] => (format === "png" ? "image/png" : "image/jpeg");
+const mimeOf = (format: "png" | "jpeg"): ImageMimeType => (format === "png" ? "image/png" : "image/jpeg");
 
 /** The size torchvision's Resize(size=shortSide) gives: short side = shortSide, long side truncated. */
 export function downscaledSize(width: number, height: number, shortSide: number): { width: number; height: number } {

@@ -1,10 +1,10 @@
 // `data:` URIs as OpenAI-compatible servers take images: `data:image/png;base64,<payload>`
 // (RFC 2397). Only base64 payloads of PNG or JPEG; the payload is checked strictly, since
 // Node's base64 decoder silently skips characters it does not know.
-import type { ChatImage } from "../backends/types.js";
+import type { ChatImage, ImageMimeType } from "./chat-image.js";
 import { ImageError } from "./errors.js";
 
-const MIME_TYPES: Record<string, ChatImage["mimeType"]> = {
+const MIME_TYPES: Record<string, ImageMimeType> = {
   "image/png": "image/png",
   "image/jpeg": "image/jpeg",
   "image/jpg": "image/jpeg", // not registered, but common

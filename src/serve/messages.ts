@@ -13,7 +13,7 @@
 //   prompt `<|assistant|>` (generate); a final assistant turn left open with
 //   `continue_final_message` (continue it); or, with `add_generation_prompt: false`, a closed final
 //   turn (the prompt is scored, e.g. a given answer through `prompt_logprobs`).
-import type { ChatImage } from "../backends/types.js";
+import type { ChatImage } from "../images/chat-image.js";
 import { parseDataUri } from "../images/data-uri.js";
 import { ImageError } from "../images/errors.js";
 import { type ChatMessage, ChatTemplateError, encodeChat } from "../models/chat-template.js";

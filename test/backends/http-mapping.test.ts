@@ -10,7 +10,8 @@ import {
   toChatMessages,
 } from "../../src/backends/http-mapping.js";
 import { MalformedResponseError } from "../../src/backends/retry.js";
-import type { ChatImage, GenerationParams } from "../../src/backends/types.js";
+import type { GenerationParams } from "../../src/backends/types.js";
+import type { ChatImage } from "../../src/images/chat-image.js";
 
 const png = (b: number): ChatImage => ({ bytes: new Uint8Array([0x89, 0x50, b]), mimeType: "image/png" });
 const uri = (b: number) => `data:image/png;base64,${Buffer.from([0x89, 0x50, b]).toString("base64")}`;

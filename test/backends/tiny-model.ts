@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ChatImage } from "../../src/backends/types.js";
+import type { ChatImage } from "../../src/images/chat-image.js";
 import { encodePng } from "../../src/images/codec.js";
 import { Tokenizer } from "../../src/models/tokenizer.js";
 import { VLM } from "../../src/models/vlm.js";

@@ -10,8 +10,9 @@
 // `decoded_token`, or a token the texts cannot place) the response cut just before the mention
 // and just after it are scored too, and the mention's tokens are those between the two cuts'
 // common prefixes with the full response (1 + 2·mentions requests).
-import type { ChatImage, ChatTurn, ScoreRequest, ScoreResult, VisionLanguageModel } from "../../backends/types.js";
+import type { ChatTurn, ScoreRequest, ScoreResult, VisionLanguageModel } from "../../backends/types.js";
 import type { SynonymTable } from "../../eval/text.js";
+import type { ChatImage } from "../../images/chat-image.js";
 
 export interface MentionSpan {
   canonical: string;

@@ -4,8 +4,8 @@
 // items, and a rerun after a kill sees the same list.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ChatImage } from "../../backends/types.js";
 import { mimeTypeOfPath, resolveInside } from "../../data/image-store.js";
+import type { ChatImage } from "../../images/chat-image.js";
 import { mulberry32 } from "../../util/prng.js";
 
 /** One record of a world split file, as much of it as the methods read. */

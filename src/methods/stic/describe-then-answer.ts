@@ -17,7 +17,6 @@
 import { createHash } from "node:crypto";
 import type {
   BackendCapabilities,
-  ChatImage,
   GeneratedSample,
   GenerationParams,
   GenerationRequest,
@@ -25,6 +24,7 @@ import type {
   ScoreResult,
   VisionLanguageModel,
 } from "../../backends/types.js";
+import type { ChatImage } from "../../images/chat-image.js";
 import { infuseDescription } from "./infused.js";
 import { imageTurn, PAPER_PROMPTS } from "./prompts.js";
 

@@ -17,8 +17,9 @@
 // describe-and-respond uses, so training and inference descriptions come alike); the code's
 // choice, a random plain prompt per image, is `promptChoice: "random-plain"`. Temperature 0.2
 // (the code's), seeded per request id `<item>/describe`.
-import type { ChatImage, GenerationRequest, VisionLanguageModel } from "../../backends/types.js";
+import type { GenerationRequest, VisionLanguageModel } from "../../backends/types.js";
 import { parseSftRecord, type SftRecord } from "../../data/records.js";
+import type { ChatImage } from "../../images/chat-image.js";
 import { itemRng } from "./preferences.js";
 import { checkPromptSet, imageTurn, PAPER_PROMPTS, type SticPromptSet } from "./prompts.js";
 

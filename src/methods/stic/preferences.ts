@@ -22,8 +22,9 @@
 // Option for the released code's behaviour: `corruptImage: false`: the corruption branch asks
 // the plain prompt about the clean image (the code draws the branch but never corrupts).
 import { requestSeed } from "../../backends/seeds.js";
-import type { ChatImage, GenerationParams, GenerationRequest, VisionLanguageModel } from "../../backends/types.js";
+import type { GenerationParams, GenerationRequest, VisionLanguageModel } from "../../backends/types.js";
 import { type PreferenceRecord, parsePreferenceRecord } from "../../data/records.js";
+import type { ChatImage } from "../../images/chat-image.js";
 import {
   colorJitter,
   downscaleShortSide,

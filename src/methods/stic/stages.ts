@@ -12,10 +12,11 @@
 // drops with reasons), resumable item by item, then trains (resumable from checkpoints).
 import { join } from "node:path";
 import { z } from "zod";
-import type { ChatImage, VisionLanguageModel } from "../../backends/types.js";
+import type { VisionLanguageModel } from "../../backends/types.js";
 import { createDataset, type RecordOfKind, RecordWriter } from "../../data/dataset.js";
 import type { ImageStore } from "../../data/image-store.js";
 import { worldVocabulary } from "../../eval/world-benches.js";
+import type { ChatImage } from "../../images/chat-image.js";
 import { defineStageKind, registerStageKind, type StageContext } from "../../run/stage-kind.js";
 import { DpoOptionsSchema } from "../../train/dpo.js";
 import { type ChunkOutcome, generateInChunks } from "../common/chunked-records.js";

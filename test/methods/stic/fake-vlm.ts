@@ -5,7 +5,6 @@ import { createHash } from "node:crypto";
 import { requestKey, requestSeed } from "../../../src/backends/seeds.js";
 import type {
   BackendCapabilities,
-  ChatImage,
   GeneratedSample,
   GenerationParams,
   GenerationRequest,
@@ -13,6 +12,7 @@ import type {
   ScoreResult,
   VisionLanguageModel,
 } from "../../../src/backends/types.js";
+import type { ChatImage } from "../../../src/images/chat-image.js";
 import { encodePng } from "../../../src/images/codec.js";
 
 export class FakeVlm implements VisionLanguageModel {
