@@ -4,27 +4,15 @@
 //   model.safetensors   the weights, named as the model's parameters
 //   tokenizer.json      optional, Hugging Face tokenizers format
 //
-// saveCheckpoint writes everything into a temp directory beside the target and renames it into
-// place, so a crash leaves either the old checkpoint or the new one, never a mix. (Replacing an
-// existing checkpoint takes two renames; a crash exactly between them leaves the old one as
-// `<dir>.old-*` and the new one as `<dir>.tmp-*`, both complete.)
+// saveCheckpoint builds everything in a temp directory beside the target and swaps it into place
+// (writeDirAtomicSync, src/util/atomic-dir.ts), so a crash leaves either the old checkpoint or
+// the new one, never a mix.
 // loadStateInto copies tensors into parameters only after checking every name, shape and dtype:
 // a missing, unexpected or mismatched tensor is an error listing them all, never a silent skip.
-import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { noGrad, type Tensor, tidy } from "../engine/index.js";
+import { writeDirAtomicSync } from "../util/atomic-dir.js";
 import {
   CheckpointError,
   checkRawTensor,
@@ -59,18 +47,6 @@ export interface LoadedCheckpoint {
   tokenizer?: Tokenizer;
 }
 
-const suffix = () => `${process.pid}-${randomBytes(4).toString("hex")}`;
-
-/** Flushes a directory's entries (the renames into it) to disk. */
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Throws unless dir is absent, or a directory holding only checkpoint files we would rewrite. */
 function checkReplaceable(dir: string): void {
   if (!existsSync(dir)) return;
@@ -95,19 +71,6 @@ function configBytes(config: object, dir: string): Buffer {
   }
 }
 
-/** Moves the finished temp directory to target, replacing an older checkpoint there. */
-function swapInto(temp: string, target: string): void {
-  if (!existsSync(target)) {
-    renameSync(temp, target);
-  } else {
-    const old = `${target}.old-${suffix()}`;
-    renameSync(target, old);
-    renameSync(temp, target);
-    rmSync(old, { recursive: true, force: true });
-  }
-  fsyncDir(dirname(target));
-}
-
 /** Writes config.json, model.safetensors and (if given) tokenizer.json to dir, atomically. */
 export function saveCheckpoint(dir: string, contents: CheckpointContents): void {
   const target = resolve(dir);
@@ -116,19 +79,11 @@ export function saveCheckpoint(dir: string, contents: CheckpointContents): void 
   const config = configBytes(contents.config, target);
   const raw = new Map<string, RawTensor>();
   for (const [name, t] of contents.tensors) raw.set(name, fromEngine(t));
-  mkdirSync(dirname(target), { recursive: true });
-  const temp = join(dirname(target), `.${basename(target)}.tmp-${suffix()}`);
-  mkdirSync(temp);
-  try {
+  writeDirAtomicSync(target, (temp) => {
     writeFileAtomic(join(temp, CONFIG_FILE), [config]);
     writeSafetensors(join(temp, WEIGHTS_FILE), raw, contents.metadata);
     contents.tokenizer?.save(join(temp, TOKENIZER_FILE));
-    fsyncDir(temp);
-    swapInto(temp, target);
-  } catch (error) {
-    rmSync(temp, { recursive: true, force: true });
-    throw error;
-  }
+  });
 }
 
 function readConfig(path: string): Record<string, unknown> {

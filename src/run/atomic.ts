@@ -1,38 +1,20 @@
 // Writes that a kill (even SIGKILL or a power cut) never leaves half done: a file is written to a
 // temporary name, flushed to disk (fsync), then renamed over the target, and the folder holding it
 // is flushed so that the rename itself survives; a folder is filled under a temporary name and
-// renamed into place whole. The file writer is src/util/atomic-file.ts, shared by every layer.
+// renamed into place whole. The writers are src/util/atomic-file.ts and src/util/atomic-dir.ts,
+// shared by every layer; this module adds what runs need on top (JSON, hashes of outputs).
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from "node:fs";
-import { basename, dirname, join, relative, sep } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
+import { isUnfinishedDir, writeDirAtomic } from "../util/atomic-dir.js";
 import { fsyncDir, writeFileAtomic as writeAtomic } from "../util/atomic-file.js";
 
-export { fsyncDir };
+export { fsyncDir, writeDirAtomic };
 
 /** Writes `data` to `path` whole (src/util/atomic-file.ts), creating the folder when missing. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
   writeAtomic(path, data);
-}
-
-function fsyncFile(path: string): void {
-  const fd = openSync(path, "r+");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Pretty JSON (2 spaces, final newline), written atomically. */
@@ -65,38 +47,6 @@ export function listFiles(dir: string): string[] {
   return out.map((p) => relative(dir, p).split(sep).join("/")).sort();
 }
 
-/**
- * Fills a folder under a temporary name (`fill` gets that name), flushes every file in it, then
- * renames it to `dir`, replacing a folder already there. A kill before the rename leaves only the
- * temporary folder, which the next call removes; `dir` is never seen half filled.
- */
-export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => void | Promise<void>): Promise<void> {
-  const parent = dirname(dir);
-  mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `${basename(dir)}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  try {
-    await fill(tmp);
-  } catch (error) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw error;
-  }
-  for (const file of listFiles(tmp)) fsyncFile(join(tmp, file));
-  if (existsSync(dir)) {
-    // rename() cannot replace a non-empty folder: move the old one aside first.
-    const old = join(parent, `${basename(dir)}.old-${process.pid}`);
-    rmSync(old, { recursive: true, force: true });
-    renameSync(dir, old);
-    renameSync(tmp, dir);
-    fsyncDir(parent);
-    rmSync(old, { recursive: true, force: true });
-  } else {
-    renameSync(tmp, dir);
-    fsyncDir(parent);
-  }
-}
-
 /** sha256 of a file's bytes, as hex. */
 export function sha256File(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
@@ -107,7 +57,7 @@ export function hashFiles(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   if (!existsSync(dir)) return out;
   for (const file of listFiles(dir)) {
-    if (/\.tmp-\d+(\/|$)/.test(file) || /\.old-\d+(\/|$)/.test(file)) continue;
+    if (file.split("/").some(isUnfinishedDir)) continue;
     out[file] = sha256File(join(dir, file));
   }
   return out;

@@ -1,16 +1,18 @@
 // Training checkpoints: `outputDir/checkpoint-<step>/` holding the trainable weights, the AdamW
 // state and the trainer's position, enough to continue a run bit for bit. A checkpoint is built
-// in a temporary directory and renamed into place, so a directory named checkpoint-<step>
-// is always complete; a kill mid-save leaves only a `.tmp-` directory that the next run removes.
+// in a temporary directory and swapped into place (writeDirAtomicSync, src/util/atomic-dir.ts),
+// so a directory named checkpoint-<step> is always complete; a kill mid-save leaves only a
+// temporary directory that the next run removes.
 //
 //   trainable.safetensors   the optimizer's parameters, named as trainableParameters() names them
 //   optimizer.safetensors   exp_avg/<name>, exp_avg_sq/<name>; metadata: step
 //   trainer_state.json      TrainerState
 //   (anything exportModel writes: config.json, model.safetensors, ... for a loadable model)
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type AdamW, type Tensor, tidy } from "../engine/index.js";
 import { fromEngine, type RawTensor, readSafetensors, toEngine, writeSafetensors } from "../models/safetensors.js";
+import { isUnfinishedDir, writeDirAtomicSync } from "../util/atomic-dir.js";
 import type { TrainConfig } from "./config.js";
 
 export const WEIGHTS_FILE = "trainable.safetensors";
@@ -52,11 +54,16 @@ export function latestCheckpoint(outputDir: string): { step: number; dir: string
   return listCheckpoints(outputDir).at(-1) ?? null;
 }
 
-/** Removes the temporary directories of saves that never finished. */
+/**
+ * Removes the temporary directories of saves that never finished: writeDirAtomicSync's, and the
+ * `.tmp-checkpoint-*` ones that saves made before it, so that older runs still resume cleanly.
+ */
 export function removeUnfinishedSaves(outputDir: string): void {
   if (!existsSync(outputDir)) return;
   for (const name of readdirSync(outputDir)) {
-    if (name.startsWith(".tmp-checkpoint-")) rmSync(join(outputDir, name), { recursive: true, force: true });
+    if (isUnfinishedDir(name) || name.startsWith(".tmp-checkpoint-")) {
+      rmSync(join(outputDir, name), { recursive: true, force: true });
+    }
   }
 }
 
@@ -71,21 +78,15 @@ export interface SaveInput {
 /** Writes checkpoint-<step> atomically and returns its path. */
 export function saveTrainCheckpoint(outputDir: string, input: SaveInput): string {
   const final = join(outputDir, `checkpoint-${input.state.step}`);
-  const tmp = join(outputDir, `.tmp-checkpoint-${input.state.step}-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  try {
+  // An existing checkpoint-<step> (a rerun of the same step) is replaced, never merged.
+  writeDirAtomicSync(final, (tmp) => {
     input.exportModel?.(tmp);
     writeSafetensors(join(tmp, WEIGHTS_FILE), rawMap(input.params));
     writeSafetensors(join(tmp, OPTIMIZER_FILE), optimizerTensors(input.optimizers), {
       step: String(input.state.step),
     });
     writeFileSync(join(tmp, STATE_FILE), `${JSON.stringify(input.state, null, 2)}\n`);
-    replaceDir(tmp, final);
-  } catch (error) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw error;
-  }
+  });
   return final;
 }
 
@@ -102,18 +103,6 @@ function optimizerTensors(groups: SaveInput["optimizers"]): Map<string, RawTenso
     });
   }
   return out;
-}
-
-/** Moves tmp to final; an existing final (a rerun of the same step) is replaced, never merged. */
-function replaceDir(tmp: string, final: string): void {
-  if (!existsSync(final)) {
-    renameSync(tmp, final);
-    return;
-  }
-  const trash = `${tmp}.old`;
-  renameSync(final, trash);
-  renameSync(tmp, final);
-  rmSync(trash, { recursive: true, force: true });
 }
 
 /** Deletes the oldest checkpoints beyond `limit`, never the one named `keep`. */

@@ -1,7 +1,8 @@
 // Training metrics as JSONL: one JSON object per line, appended and written through at once
 // so that a killed run keeps every line it logged. Names beyond the fixed fields use the
 // slash style shared across trainers (`rewards/chosen`, `logps/rejected`, ...).
-import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
+import { writeFileAtomic } from "../util/atomic-file.js";
 
 export interface MetricsRecord {
   step: number;
@@ -57,7 +58,5 @@ export function truncateMetricsAfter(path: string, step: number): void {
         return false;
       }
     });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, kept.map((l) => `${l}\n`).join(""));
-  renameSync(tmp, path);
+  writeFileAtomic(path, kept.map((l) => `${l}\n`).join(""));
 }

@@ -19,6 +19,16 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** Flushes a written file's data to disk (read access suffices on Linux and macOS). */
+export function fsyncFile(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Writes `data` (text, bytes, or byte chunks in order) to `path` whole; the folder must exist. */
 export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   const dir = dirname(path);

@@ -1,11 +1,13 @@
 // Writes a split to disk: `<out>/images/<id>.png` plus `<out>/<split>.jsonl`. The unlabeled pool
 // gets `pool.jsonl` with only id and image, and its truth (graph and texts) in `pool-truth.jsonl`
-// for evaluation only. Every file is written to a temporary name and renamed, so a killed build
-// never leaves a half-written file; a rerun overwrites with identical bytes.
+// for evaluation only. Every file is written whole (writeFileAtomic: a temporary name, fsync,
+// rename), so a killed build never leaves a half-written file; a rerun overwrites with identical
+// bytes.
 import { createHash } from "node:crypto";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
+import { writeFileAtomic } from "../util/atomic-file.js";
 import type { Image } from "./canvas.js";
 import { configHash, type SplitName, type WorldConfig } from "./config.js";
 import { renderCreature } from "./creatures.js";
@@ -40,12 +42,6 @@ export function renderRecord(record: WorldRecord, config: WorldConfig): Image {
   return record.kind === "scene" ? renderScene(record.scene, config) : renderCreature(record.creature, config);
 }
 
-function writeAtomic(path: string, data: string | Buffer): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
 /** Builds one split; resolves when every file is in place. */
 export async function buildSplit(config: WorldConfig, options: BuildOptions): Promise<BuildResult> {
   const t0 = performance.now();
@@ -60,7 +56,7 @@ export async function buildSplit(config: WorldConfig, options: BuildOptions): Pr
     const image = renderRecord(record, config);
     const job = encodePng(image).then((png) => {
       record.sha256 = createHash("sha256").update(png).digest("hex");
-      writeAtomic(join(outDir, record.image), png);
+      writeFileAtomic(join(outDir, record.image), png);
       done++;
       options.onProgress?.(done, total);
     });
@@ -72,7 +68,7 @@ export async function buildSplit(config: WorldConfig, options: BuildOptions): Pr
   await Promise.all(inFlight);
   const files: string[] = [];
   const write = (name: string, rows: unknown[]) => {
-    writeAtomic(join(outDir, name), rows.map((r) => `${JSON.stringify(r)}\n`).join(""));
+    writeFileAtomic(join(outDir, name), rows.map((r) => `${JSON.stringify(r)}\n`).join(""));
     files.push(name);
   };
   if (split === "pool") {
@@ -92,7 +88,7 @@ export async function buildSplit(config: WorldConfig, options: BuildOptions): Pr
     creatures: config.splits[split].creatures,
     files,
   };
-  writeAtomic(join(outDir, `${split}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
-  writeAtomic(join(outDir, "world-config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  writeFileAtomic(join(outDir, `${split}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
+  writeFileAtomic(join(outDir, "world-config.json"), `${JSON.stringify(config, null, 2)}\n`);
   return { split, records: total, files, seconds: (performance.now() - t0) / 1000 };
 }

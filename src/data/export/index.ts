@@ -8,14 +8,15 @@
 // uploaded or mounted into a trainer's container) and no written path points outside it.
 // TRL Parquet embeds the image bytes instead and has no `images/` folder.
 //
-// The export is built in a temporary sibling folder and renamed into place, so `out` is either
-// the previous content or the complete export, never half of one.
+// The export is built in a temporary sibling folder and swapped into place (writeDirAtomicSync,
+// src/util/atomic-dir.ts), so `out` is either the previous content or the complete export,
+// never half of one.
 
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { writeDirAtomicSync } from "../../util/atomic-dir.js";
 import { listRecordFiles, readRecords } from "../dataset.js";
-import { fsyncDir, ImageStore, resolveInside, writeFileAtomic } from "../image-store.js";
+import { ImageStore, resolveInside, writeFileAtomic } from "../image-store.js";
 import { type PreferenceRecord, RecordError, type SftRecord, type TrainingRecord } from "../records.js";
 import { llamaFactoryDatasetInfo, llamaFactoryPreferenceSample, llamaFactorySftSample } from "./llamafactory.js";
 import { llavaPreferenceSample, llavaSftSample } from "./llava.js";
@@ -88,17 +89,14 @@ export function exportDataset(options: ExportOptions): ExportResult {
   const preference = records.filter((r): r is PreferenceRecord => r.kind === "preference");
   const store = new ImageStore(root);
 
-  mkdirSync(dirname(out), { recursive: true });
-  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  mkdirSync(tmp);
-  try {
-    const files: string[] = [];
+  const files: string[] = [];
+  let copied = 0;
+  writeDirAtomicSync(out, (tmp) => {
     const write = (name: string, content: string | Uint8Array) => {
       writeFileAtomic(resolveInside(tmp, name, `export ${name}`), content);
       files.push(name);
     };
     const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
-    let copied = 0;
     const copyImages = () => {
       const paths = new Set(records.flatMap((r) => r.images));
       if (paths.size === 0) return;
@@ -144,22 +142,6 @@ export function exportDataset(options: ExportOptions): ExportResult {
       default:
         throw new Error(`export: unknown format ${JSON.stringify(options.format)} (${EXPORT_FORMATS.join(", ")})`);
     }
-    if (copied > 0) fsyncDir(join(tmp, "images"));
-    fsyncDir(tmp);
-
-    if (existsSync(out)) {
-      // Swap: the old folder moves aside, the new one takes its name, then the old one goes.
-      const old = `${tmp}-old`;
-      renameSync(out, old);
-      renameSync(tmp, out);
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      renameSync(tmp, out);
-    }
-    fsyncDir(dirname(out));
-    return { out, format: options.format, files, sft: sft.length, preference: preference.length, images: copied };
-  } catch (error) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw error;
-  }
+  });
+  return { out, format: options.format, files, sft: sft.length, preference: preference.length, images: copied };
 }
