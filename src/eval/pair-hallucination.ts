@@ -4,9 +4,9 @@
 // image holds. A preference method can only teach what its pairs hold; this measures it
 // (scripts/pair-hallucination.ts) and lets a diagnostic keep only the pairs whose chosen side
 // is the better one (STIC's `oracleFilter`, which uses ground truth and is no method).
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { z } from "zod";
 import type { WorldConfig } from "../world/config.js";
+import { readWorldSplit } from "../world/read-split.js";
 import { type ChairVerdict, chairVerdict, descriptionLength, extractObjectMentions } from "./chair.js";
 import { isPriorPartner } from "./prior-errors.js";
 import type { SynonymTable } from "./text.js";
@@ -26,29 +26,18 @@ export interface PairScore {
   objects: string[];
 }
 
+/** The pool's truth as the pair scorer reads it: a scene's objects; creatures carry no object list. */
+const PoolTruthSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("scene"), id: z.string(), objects: z.array(z.string()) }),
+  z.object({ kind: z.literal("creature") }),
+]);
+
 /** The objects of every scene of a world's pool (`pool-truth.jsonl`), by record id. */
 export function readPoolTruth(worldDir: string): Map<string, string[]> {
-  const path = join(worldDir, "pool-truth.jsonl");
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new Error(`${path}: cannot read the pool's scene graphs (${(error as Error).message})`);
-  }
   const out = new Map<string, string[]>();
-  text.split("\n").forEach((line, i) => {
-    if (line.trim() === "") return;
-    let record: { id?: unknown; kind?: unknown; objects?: unknown };
-    try {
-      record = JSON.parse(line);
-    } catch (error) {
-      throw new Error(`${path} line ${i + 1}: not JSON (${(error as Error).message})`);
-    }
-    if (record.kind !== "scene") return; // creatures carry no object list
-    if (typeof record.id !== "string" || !Array.isArray(record.objects))
-      throw new Error(`${path} line ${i + 1}: a scene record needs a string id and an objects list`);
-    out.set(record.id, [...new Set(record.objects as string[])]);
-  });
+  for (const record of readWorldSplit(worldDir, "pool-truth", PoolTruthSchema)) {
+    if (record.kind === "scene") out.set(record.id, [...new Set(record.objects)]);
+  }
   return out;
 }
 

@@ -17,6 +17,7 @@ import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { z } from "zod";
 import type { ChatImage } from "../images/chat-image.js";
 import { CONCEPTS, type Concept, SPECIES_NAMES, SYNONYMS_TEXT } from "../world/index.js";
+import { readWorldSplit, splitPath } from "../world/read-split.js";
 import { type BenchName, type BenchVocabulary, makeBench } from "./benches.js";
 import type { CapabilityItem } from "./capabilities.js";
 import type { ChairItem } from "./chair.js";
@@ -106,7 +107,8 @@ export function worldVocabulary(): BenchVocabulary {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Records (only the fields the benches read; the world's full types are in src/world/splits.ts)
+// Records (only the fields the benches read; the world's full types are in src/world/splits.ts),
+// read by src/world/read-split.ts: a bad line is an error naming its file and line
 
 const QuestionSchema = z.object({
   question: z.string().min(1),
@@ -139,21 +141,6 @@ export type WorldSceneRecord = z.infer<typeof SceneRecordSchema>;
 export type WorldCreatureRecord = z.infer<typeof CreatureRecordSchema>;
 export type WorldEvalRecord = z.infer<typeof RecordSchema>;
 
-function readJsonl<T>(path: string, parse: (value: unknown) => T): T[] {
-  const out: T[] = [];
-  const lines = readFileSync(path, "utf8").split("\n");
-  for (const [i, line] of lines.entries()) {
-    if (line.trim() === "") continue;
-    try {
-      out.push(parse(JSON.parse(line)));
-    } catch (error) {
-      const why = error instanceof z.ZodError ? z.prettifyError(error) : (error as Error).message;
-      throw new WorldDataError(`${path}:${i + 1}: not a world record: ${why}`);
-    }
-  }
-  return out;
-}
-
 function requireDataDir(dataDir: string | undefined): string {
   if (dataDir === undefined) {
     throw new WorldDataError(
@@ -164,17 +151,6 @@ function requireDataDir(dataDir: string | undefined): string {
   return dataDir;
 }
 
-/** A split's records, validated; an error names the file and line. */
-export function readWorldSplit(dataDir: string, split: EvalSplit): WorldEvalRecord[] {
-  const path = join(dataDir, `${split}.jsonl`);
-  if (!existsSync(path)) {
-    throw new WorldDataError(
-      `eval: ${path} not found; build it with: selfsynth world build --config <yaml> --out ${dataDir} --split ${split}`,
-    );
-  }
-  return readJsonl(path, (v) => RecordSchema.parse(v));
-}
-
 /**
  * Object statistics of the training split (STATS_SPLITS, first found), counted over its scene
  * records; creature records hold no objects. Refuses when the world has no training split.
@@ -182,9 +158,9 @@ export function readWorldSplit(dataDir: string, split: EvalSplit): WorldEvalReco
 export function trainingObjectStatistics(dataDir: string): { stats: ObjectStatistics; source: string } {
   const TrainingSchema = z.object({ kind: z.string(), objects: z.array(z.string()).optional() });
   for (const split of STATS_SPLITS) {
-    const path = join(dataDir, `${split}.jsonl`);
+    const path = splitPath(dataDir, split);
     if (!existsSync(path)) continue;
-    const images = readJsonl(path, (v) => TrainingSchema.parse(v))
+    const images = readWorldSplit(dataDir, split, TrainingSchema)
       .filter((r) => r.kind === "scene")
       .map((r) => ({ objects: r.objects ?? [] }));
     return { stats: objectStatistics(images), source: path };
@@ -312,9 +288,9 @@ export function loadWorldBench(
   }
   const vocab = worldVocabulary();
   const bench = makeBench(name, vocab);
-  const records = readWorldSplit(dir, split);
+  const records = readWorldSplit(dir, split, RecordSchema);
   const images = new WorldImages(dir);
-  const file = join(dir, `${split}.jsonl`);
+  const file = splitPath(dir, split);
   const nonEmpty = <T>(items: T[], what: string): T[] => {
     if (items.length === 0) throw new WorldDataError(`eval: ${file} has no ${what} for bench '${name}'`);
     return items;

@@ -40,6 +40,7 @@ import {
   type WorldConfig,
   type WorldRecord,
 } from "../world/index.js";
+import { readWorldSplit } from "../world/read-split.js";
 import {
   CELL_NAMES,
   CELL_PHRASES,
@@ -180,22 +181,7 @@ export function readWorld(dir: string): WorldInfo {
 
 /** The records of a split (`<dir>/<split>.jsonl`); a missing file or a bad line names itself. */
 export function readSplit(dir: string, split: "pretraining" | "instruction" | "validation" | "test"): WorldRecord[] {
-  const path = join(dir, `${split}.jsonl`);
-  if (!existsSync(path)) {
-    throw new WorldDataError(`${path} is missing (build it: selfsynth world build --split ${split})`);
-  }
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .flatMap((line, i) => {
-      if (line.trim() === "") return [];
-      try {
-        const r = JSON.parse(line) as WorldRecord;
-        if (typeof r.id !== "string" || typeof r.image !== "string") throw new Error("no id or image");
-        return [r];
-      } catch (error) {
-        throw new WorldDataError(`${path}:${i + 1}: not a world record (${(error as Error).message})`);
-      }
-    });
+  return readWorldSplit(dir, split);
 }
 
 /** A path inside the world directory; anything that escapes it is refused. */

@@ -242,7 +242,7 @@ test("image paths outside the world directory are refused; missing inputs are ex
   assert.throws(() => loadWorldBench("chair", copy), /does not match its record's sha256/);
   // A bad record names its file and line; a missing split says how to build it.
   writeFileSync(join(copy, "test.jsonl"), `${lines[0]}\n{"kind": "scene", "id": 3}\n`);
-  assert.throws(() => loadWorldBench("chair", copy), /test\.jsonl:2: not a world record/);
+  assert.throws(() => loadWorldBench("chair", copy), /test\.jsonl line 2: not a world record/);
   mkdirSync(join(copy, "empty"));
   assert.throws(
     () => loadWorldBench("chair", join(copy, "empty"), { split: "validation" }),

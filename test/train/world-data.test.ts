@@ -83,7 +83,7 @@ test("readWorld reads the resolved config and its hash", () => {
   const w = readWorld(root);
   assert.equal(w.configHash, configHash(config));
   assert.throws(() => readWorld(join(root, "images")), WorldDataError);
-  assert.throws(() => readSplit(root, "test"), /test\.jsonl is missing/);
+  assert.throws(() => readSplit(root, "test"), /test\.jsonl not found/);
 });
 
 test("pretraining records become caption examples with varied prompts", () => {

@@ -3,18 +3,16 @@
 // takes). A stage draws a seeded subset, so the same recipe and seed always work on the same
 // items, and a rerun after a kill sees the same list.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { z } from "zod";
 import { mimeTypeOfPath, resolveInside } from "../../data/image-store.js";
 import type { ChatImage } from "../../images/chat-image.js";
 import { mulberry32 } from "../../util/prng.js";
+import { readWorldSplit, splitLineSchema } from "../../world/read-split.js";
 
-/** One record of a world split file, as much of it as the methods read. */
-interface WorldLine {
-  id: string;
-  kind: "scene" | "creature";
-  image: string;
-  questions?: { question: string; answer: string; task?: string }[];
-}
+/** An instruction record: its image and its questions (each with its reference answer). */
+const InstructionLineSchema = splitLineSchema.extend({
+  questions: z.array(z.object({ question: z.string(), answer: z.string(), task: z.string().optional() })).optional(),
+});
 
 export interface PoolItem {
   id: string;
@@ -25,28 +23,6 @@ export interface PoolItem {
 export interface QuestionItem extends PoolItem {
   question: string;
   answer: string;
-}
-
-function readSplitLines(worldDir: string, split: string): WorldLine[] {
-  const path = join(worldDir, `${split}.jsonl`);
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new Error(`${path}: cannot read the world split (${(error as Error).message})`);
-  }
-  return text
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line, i) => {
-      try {
-        const r = JSON.parse(line) as WorldLine;
-        if (typeof r.id !== "string" || typeof r.image !== "string") throw new Error("no id or image");
-        return r;
-      } catch (error) {
-        throw new Error(`${path} line ${i + 1}: not a world record (${(error as Error).message})`);
-      }
-    });
 }
 
 /** The first n of a seeded shuffle (Fisher-Yates), so a larger n extends a smaller one's picks. */
@@ -67,7 +43,7 @@ function readImage(worldDir: string, path: string, where: string): ChatImage {
 
 /** n unlabeled images of the pool split (scenes and creatures as the split mixes them). */
 export function poolItems(worldDir: string, n: number, seed: number): PoolItem[] {
-  return seededSubset(readSplitLines(worldDir, "pool"), n, seed).map((r) => ({
+  return seededSubset(readWorldSplit(worldDir, "pool", splitLineSchema), n, seed).map((r) => ({
     id: r.id,
     image: readImage(worldDir, r.image, `pool record ${r.id}`),
     source: r.id,
@@ -79,7 +55,9 @@ export function poolItems(worldDir: string, n: number, seed: number): PoolItem[]
  * n images are described once each in STIC's stage 2). Creature explanations are included.
  */
 export function instructionQuestions(worldDir: string, n: number, seed: number): QuestionItem[] {
-  const records = readSplitLines(worldDir, "instruction").filter((r) => (r.questions ?? []).length > 0);
+  const records = readWorldSplit(worldDir, "instruction", InstructionLineSchema).filter(
+    (r) => (r.questions ?? []).length > 0,
+  );
   return seededSubset(records, n, seed).map((r) => {
     const questions = r.questions ?? [];
     const q = questions[Math.floor(mulberry32(seed ^ hashId(r.id))() * questions.length)];

@@ -115,7 +115,7 @@ test("instructionQuestions: one question per image with its own answer, determin
 test("a missing split, a bad line or an image path outside the world are errors naming the file", () => {
   const other = mkdtempSync(join(tmpdir(), "world-items-bad-"));
   try {
-    assert.throws(() => poolItems(other, 2, 0), /pool\.jsonl: cannot read the world split/);
+    assert.throws(() => poolItems(other, 2, 0), /pool\.jsonl not found; build it with/);
     writeFileSync(join(other, "pool.jsonl"), `{"id": "a", "kind": "scene", "image": "images/a.png"}\n{"id": 3}\n`);
     assert.throws(() => poolItems(other, 2, 0), /pool\.jsonl line 2: not a world record/);
     writeFileSync(join(other, "pool.jsonl"), `{"id": "a", "kind": "scene", "image": "../secret.png"}\n`);
