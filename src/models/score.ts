@@ -4,10 +4,10 @@
 // response is the last (assistant) message's content and its closing `<|end|>`, or the given
 // responseIds (e.g. the tokens a sample was generated with). Items are left-padded into batches.
 import { noGrad, tidy } from "../engine/index.js";
+import { checkImage, GenerateError, leftPadBatch, paddedForward } from "./batching.js";
 import { type ChatMessage, encodeChat } from "./chat-template.js";
-import { checkImage, GenerateError, leftPadBatch } from "./generate.js";
 import type { Tokenizer } from "./tokenizer.js";
-import { causalMask, positionIds, type VLM } from "./vlm.js";
+import type { VLM } from "./vlm.js";
 
 export interface ScoreItem {
   image: Float32Array | null;
@@ -86,12 +86,7 @@ export function scoreResponses(
         const [B, T] = batch.ids.shape;
         // Left padding right-aligns the responses: only the last R + 1 columns predict them.
         const from = T - 1 - R;
-        const logits = model.decode({
-          embeds: model.embed(batch.ids, batch.pixels),
-          positions: positionIds(batch.keyMask),
-          mask: causalMask(batch.keyMask, T),
-          logitsFrom: from,
-        }).logits; // (B, R + 1, V): columns from .. T-1
+        const logits = paddedForward(model, batch, { logitsFrom: from }).logits; // (B, R + 1, V): columns from .. T-1
         // Column t predicts the token in column t + 1.
         const next = batch.ids.slice(1, from + 1).unsqueeze(-1); // (B, R, 1)
         return logits.slice(1, 0, R).logSoftmax(-1).gather(2, next).reshape([B, R]).toFloat32();

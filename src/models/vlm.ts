@@ -9,8 +9,10 @@
 // Padding: every forward takes a key mask (B, T) and derives position ids = cumsum(mask) - 1, so
 // left-padded rows (generation) and right-padded rows (training) give, per row, the logits of the
 // unpadded sequence. Padded query rows attend to themselves only (never to nothing: a fully
-// masked softmax would make NaNs that leak through 0 * NaN into later layers).
-import { cat, embedding, Generator, ones, type Tensor, tensorFrom } from "../engine/index.js";
+// masked softmax would make NaNs that leak through 0 * NaN into later layers). The masks, the
+// positions and the one padded forward pass are in batching.ts.
+import { cat, embedding, Generator, type Tensor, tensorFrom } from "../engine/index.js";
+import { paddedForward } from "./batching.js";
 import { DecoderBlock, type LayerCache, Linear, type LoraConfig, ParamStore, RMSNorm, rotaryTables } from "./layers.js";
 import type { TrainableModel, TrainBatch } from "./trainable.js";
 import { numPatches, type VisionConfig, VisionEncoder, validateVisionConfig } from "./vision.js";
@@ -139,24 +141,6 @@ export function parseVLMConfig(raw: unknown, where = "config"): VLMConfig {
   // Written only when used, so that configs from before the option read and write unchanged.
   if (tokenMerge !== 1) config.tokenMerge = tokenMerge;
   return config;
-}
-
-// --- masks and positions ---------------------------------------------------------------------
-
-/** Position ids (B, T) int64 = cumsum(keyMask) - 1, clamped at 0 on left padding. */
-export function positionIds(keyMask: Tensor): Tensor {
-  return keyMask.to("int64").cumsum(1).sub(1).clamp(0);
-}
-
-/**
- * Attention mask (B, 1, Tq, Tk) for the last Tq of Tk positions: causal, keys limited to
- * keyMask (B, Tk), and each query allowed its own position (see the header on NaNs).
- */
-export function causalMask(keyMask: Tensor, tq: number): Tensor {
-  const tk = keyMask.size(1);
-  const causal = ones([tq, tk], "bool").tril(tk - tq); // (Tq, Tk)
-  const self = causal.triu(tk - tq); // the diagonal of the last Tq positions
-  return causal.unsqueeze(0).and(keyMask.unsqueeze(1)).or(self.unsqueeze(0)).unsqueeze(1);
 }
 
 // --- the model -------------------------------------------------------------------------------
@@ -362,12 +346,8 @@ export class VLM implements TrainableModel {
       throw new RangeError(`VLM.forward: ${T} tokens exceed decoder.maxPositions ${this.config.decoder.maxPositions}`);
     }
     const keyMask = batch.attentionMask.dtype === "bool" ? batch.attentionMask : batch.attentionMask.ne(0);
-    return this.decode({
-      embeds: this.embed(batch.inputIds, batch.pixelValues),
-      positions: positionIds(keyMask),
-      mask: causalMask(keyMask, T),
-      training: opts.training,
-    }).logits;
+    return paddedForward(this, { ids: batch.inputIds, keyMask, pixels: batch.pixelValues }, { training: opts.training })
+      .logits;
   }
 
   // --- LoRA --------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Log-probs in the API's shapes.
 //
 // - Generated tokens (OpenAI's `logprobs`): per token {token, bytes, logprob, top_logprobs}.
-//   The chosen token's log-prob is the model's raw log-softmax (generate.ts), as vLLM reports by
+//   The chosen token's log-prob is the model's raw log-softmax (models/sampling.ts), as vLLM reports by
 //   default. The alternatives for `top_logprobs > 0` come from one teacher-forced pass over
 //   prompt + sample (the same numbers the sampler saw, up to float rounding); that pass also
 //   gives the chosen token's value then, so one entry never mixes two computations.
@@ -12,9 +12,9 @@
 // Token strings: a special token is its name (`<|end|>`); a word is the text it adds to the
 // answer (" red", ","), so that the strings of an answer's words concatenate to its text.
 import { noGrad, tidy } from "../engine/index.js";
-import { leftPadBatch } from "../models/generate.js";
+import { leftPadBatch, paddedForward } from "../models/batching.js";
 import { SPECIAL_TOKENS, type Tokenizer } from "../models/tokenizer.js";
-import { causalMask, positionIds, type VLM } from "../models/vlm.js";
+import type { VLM } from "../models/vlm.js";
 
 export interface PositionLogprobs {
   /** The token at this position and its log-prob given everything before it. */
@@ -44,14 +44,8 @@ export function teacherForced(
   const rows = noGrad(() =>
     tidy(() => {
       const batch = leftPadBatch(model, tokenizer.specialIds.pad, [input], [image]);
-      const T = input.length;
-      const out = model.decode({
-        embeds: model.embed(batch.ids, batch.pixels),
-        positions: positionIds(batch.keyMask),
-        mask: causalMask(batch.keyMask, T),
-        logitsFrom: from - 1,
-      });
-      return out.logits.logSoftmax(-1).toFloat32(); // (1, T - from + 1, V)
+      const out = paddedForward(model, batch, { logitsFrom: from - 1 });
+      return out.logits.logSoftmax(-1).toFloat32(); // (1, T - from + 1, V), T = ids.length - 1
     }),
   );
   const known = Math.min(V, tokenizer.vocabSize);

@@ -7,7 +7,8 @@
 // arrived with it; a request without a seed gets a fresh random one. Greedy requests (temperature
 // 0) do not depend on the seed. So requests batch whenever their other parameters agree.
 import { randomInt } from "node:crypto";
-import { type GenerateRequest, generate, type Sample, type SamplingParams } from "../models/generate.js";
+import { type GenerateRequest, generate, type Sample } from "../models/generate.js";
+import type { SamplingParams } from "../models/sampling.js";
 import type { Tokenizer } from "../models/tokenizer.js";
 import type { VLM } from "../models/vlm.js";
 import { type PositionLogprobs, teacherForced } from "./logprobs.js";
