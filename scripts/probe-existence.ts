@@ -20,7 +20,8 @@ import { noGrad, setNumThreads, tensorFrom, tidy } from "../src/engine/index.js"
 import { loadTagger } from "../src/models/tagger-io.js";
 import { loadVLM } from "../src/models/vlm-io.js";
 import { ImageStore } from "../src/train/world-data.js";
-import type { SceneObject } from "../src/world/scene.js";
+import { readWorldSplit } from "../src/world/read-split.js";
+import type { SceneRecord } from "../src/world/splits.js";
 
 const { values: a } = parseArgs({
   options: {
@@ -37,17 +38,10 @@ const { values: a } = parseArgs({
 });
 setNumThreads(Number(a.threads));
 
-interface SceneRecord {
-  kind: string;
-  image: string;
-  scene: { objects: SceneObject[] };
-}
-const read = (split: string, limit: number): SceneRecord[] =>
-  readFileSync(`${a.world}/${split === "pool" ? "pool-truth" : split}.jsonl`, "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as SceneRecord)
-    .filter((r) => r.kind === "scene")
+/** The first `limit` scenes of a split file (the pool's truth, or validation). */
+const read = (file: "pool-truth" | "validation", limit: number): SceneRecord[] =>
+  readWorldSplit(a.world as string, file)
+    .filter((r): r is SceneRecord => r.kind === "scene")
     .slice(0, limit);
 
 const world = JSON.parse(readFileSync(`${a.world}/world-config.json`, "utf8")) as {
@@ -56,7 +50,7 @@ const world = JSON.parse(readFileSync(`${a.world}/world-config.json`, "utf8")) a
 };
 const shapes = world.objects.shapes;
 const pairs = world.priors.pairs;
-const train = read("pool", Number(a.train));
+const train = read("pool-truth", Number(a.train));
 const val = read("validation", Number(a.val));
 
 const { model } = loadVLM(a.model as string);

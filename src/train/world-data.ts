@@ -40,7 +40,6 @@ import {
   type WorldConfig,
   type WorldRecord,
 } from "../world/index.js";
-import { readWorldSplit } from "../world/read-split.js";
 import {
   CELL_NAMES,
   CELL_PHRASES,
@@ -177,11 +176,6 @@ export function readWorld(dir: string): WorldInfo {
   }
   const config = parseWorldConfig(raw, path);
   return { dir, config, configHash: configHash(config) };
-}
-
-/** The records of a split (`<dir>/<split>.jsonl`); a missing file or a bad line names itself. */
-export function readSplit(dir: string, split: "pretraining" | "instruction" | "validation" | "test"): WorldRecord[] {
-  return readWorldSplit(dir, split);
 }
 
 /** A path inside the world directory; anything that escapes it is refused. */

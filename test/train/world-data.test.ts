@@ -19,7 +19,6 @@ import {
   exampleTexts,
   ImageStore,
   instructionExamples,
-  readSplit,
   readWorld,
   recordTexts,
   resolveInside,
@@ -39,6 +38,7 @@ import {
   splitRecords,
   type WorldRecord,
 } from "../../src/world/index.js";
+import { readWorldSplit } from "../../src/world/read-split.js";
 
 setNumThreads(1);
 const root = mkdtempSync(join(tmpdir(), "world-data-test-"));
@@ -60,8 +60,8 @@ let instruction: WorldRecord[];
 before(async () => {
   await buildSplit(config, { split: "pretraining", outDir: root });
   await buildSplit(config, { split: "instruction", outDir: root });
-  pretraining = readSplit(root, "pretraining");
-  instruction = readSplit(root, "instruction");
+  pretraining = readWorldSplit(root, "pretraining");
+  instruction = readWorldSplit(root, "instruction");
 });
 
 test("prompts are pinned (a change to a prompt must be deliberate)", () => {
@@ -83,7 +83,7 @@ test("readWorld reads the resolved config and its hash", () => {
   const w = readWorld(root);
   assert.equal(w.configHash, configHash(config));
   assert.throws(() => readWorld(join(root, "images")), WorldDataError);
-  assert.throws(() => readSplit(root, "test"), /test\.jsonl not found/);
+  assert.throws(() => readWorldSplit(root, "test"), /test\.jsonl not found/);
 });
 
 test("pretraining records become caption examples with varied prompts", () => {

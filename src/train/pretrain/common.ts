@@ -7,8 +7,9 @@ import type { ClipConfig } from "../../models/clip.js";
 import type { VisionConfig } from "../../models/vision.js";
 import type { VLMConfig } from "../../models/vlm.js";
 import type { CorpusOptions } from "../../world/corpus.js";
+import { readWorldSplit } from "../../world/read-split.js";
 import type { LossOutput, TrainerEvent } from "../trainer.js";
-import { exampleTexts, instructionExamples, readSplit, type WorldInfo } from "../world-data.js";
+import { exampleTexts, instructionExamples, type WorldInfo } from "../world-data.js";
 
 import type { Stage } from "./stages.js";
 
@@ -208,7 +209,7 @@ export function progress(run: Run, meter: Throughput, unit = "tokens"): (e: Trai
 /** The instruction split's texts, when it is built (so aligned's tokenizer covers base's data). */
 export function instructionTexts(world: WorldInfo, seed: number): string[] {
   if (!existsSync(join(world.dir, "instruction.jsonl"))) return [];
-  return exampleTexts(instructionExamples(readSplit(world.dir, "instruction"), seed));
+  return exampleTexts(instructionExamples(readWorldSplit(world.dir, "instruction"), seed));
 }
 
 export function countParams(params: Map<string, Tensor>): number {

@@ -13,11 +13,12 @@ import type { TrainableModel, TrainBatch } from "../../models/trainable.js";
 import { VLM } from "../../models/vlm.js";
 import { saveVLM } from "../../models/vlm-io.js";
 import { corpusTexts, DEFAULT_CORPUS } from "../../world/corpus.js";
+import { readWorldSplit } from "../../world/read-split.js";
 import { collate } from "../collate.js";
 import { sftLossFn } from "../sft-loss.js";
 import { Trainer } from "../trainer.js";
 import type { TokenizedExample } from "../types.js";
-import { buildWorldTokenizer, captionExamples, exampleTexts, readSplit, WorldDataError } from "../world-data.js";
+import { buildWorldTokenizer, captionExamples, exampleTexts, WorldDataError } from "../world-data.js";
 import {
   countParams,
   instructionTexts,
@@ -42,7 +43,7 @@ export async function trainLanguage(run: Run): Promise<PretrainResult> {
   const given = Object.entries(run.corpus ?? {}).filter(([, v]) => v !== undefined);
   const corpus = { ...DEFAULT_CORPUS, ...Object.fromEntries(given), seed };
   const texts = corpusTexts(world.config, corpus);
-  const captions = exampleTexts(captionExamples(readSplit(world.dir, "pretraining"), seed));
+  const captions = exampleTexts(captionExamples(readWorldSplit(world.dir, "pretraining"), seed));
   const tokenizer = buildWorldTokenizer(world.config, [...texts, ...captions, ...instructionTexts(world, seed)]);
   const model = new VLM(worldVlmConfig(world.config.image.width, tokenizer.vocabSize, run.modelConfig), { seed });
   const maxPositions = model.config.decoder.maxPositions;

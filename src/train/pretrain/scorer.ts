@@ -5,6 +5,7 @@ import { type ClipConfigInput, ClipModel, tokenizeTexts } from "../../models/cli
 import { saveClip } from "../../models/clip-io.js";
 import { loadVisionTowerInto } from "../../models/tagger-io.js";
 import type { Tokenizer } from "../../models/tokenizer.js";
+import { readWorldSplit } from "../../world/read-split.js";
 import { type LossOutput, Trainer } from "../trainer.js";
 import {
   buildWorldTokenizer,
@@ -12,7 +13,6 @@ import {
   captionPairs,
   exampleTexts,
   ImageStore,
-  readSplit,
   WorldDataError,
 } from "../world-data.js";
 import {
@@ -82,7 +82,7 @@ export async function trainScorer(run: Run): Promise<PretrainResult> {
   const { world, log } = run;
   const seed = run.seed ?? 0;
   if (run.from !== undefined) throw new WorldDataError("scorer starts from scratch: --from is for base");
-  const records = readSplit(world.dir, "pretraining");
+  const records = readWorldSplit(world.dir, "pretraining");
   const raw = captionPairs(records);
   const tokenizer = buildWorldTokenizer(world.config, [
     ...exampleTexts(captionExamples(records, seed)),

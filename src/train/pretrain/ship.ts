@@ -1,11 +1,13 @@
 // What a finished stage ships: `<out>/` holding the loadable model, train-info.json and
-// metrics.jsonl, assembled in a temporary directory and swapped into place.
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+// metrics.jsonl, assembled in a temporary directory and swapped into place (writeDirAtomicSync,
+// src/util/atomic-dir.ts).
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { getNumThreads, type Tensor, torchVersion } from "../../engine/index.js";
 import type { ClipConfig } from "../../models/clip.js";
 import type { VisionConfig } from "../../models/vision.js";
 import type { VLMConfig } from "../../models/vlm.js";
+import { writeDirAtomicSync } from "../../util/atomic-dir.js";
 import { readMetrics } from "../metrics.js";
 import { WorldDataError } from "../world-data.js";
 import { countParams, duration, type Run, type StageTrainConfig, type TrainInfo } from "./common.js";
@@ -104,26 +106,12 @@ export function checkShippedDir(out: string): void {
 
 /** Writes the model, train-info.json and metrics.jsonl into a temporary directory, then swaps it into `out`. */
 export function shipDir(run: Run, saveModel: (dir: string) => void, info: TrainInfo): void {
-  const tmp = join(dirname(run.out), `.${basename(run.out)}.ship-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(dirname(run.out), { recursive: true });
-  try {
+  writeDirAtomicSync(run.out, (tmp) => {
     saveModel(tmp);
     writeFileSync(join(tmp, "train-info.json"), `${JSON.stringify(info, null, 2)}\n`);
     const metrics = join(run.workDir, "metrics.jsonl");
     if (existsSync(metrics)) cpSync(metrics, join(tmp, "metrics.jsonl"));
     checkShippedDir(run.out);
-    if (existsSync(run.out)) {
-      const old = `${tmp}.old`;
-      renameSync(run.out, old);
-      renameSync(tmp, run.out);
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      renameSync(tmp, run.out);
-    }
-  } catch (error) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw error;
-  }
+  });
   run.log(`[${run.stage}] wrote ${run.out} (loss ${info.finalLoss?.toFixed(4)}, ${duration(info.wallTimeS)})`);
 }

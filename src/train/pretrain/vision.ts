@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { noGrad, type Tensor, tensorFrom, tidy } from "../../engine/index.js";
 import { type HeadTargets, VisionTagger } from "../../models/tagger.js";
 import { saveTagger } from "../../models/tagger-io.js";
+import { readWorldSplit } from "../../world/read-split.js";
 import type { WorldRecord } from "../../world/splits.js";
 import { taggerAccuracy, taggerTargets, worldTaggerConfig } from "../tagger-data.js";
 import { type LossOutput, Trainer } from "../trainer.js";
-import { ImageStore, readSplit, WorldDataError, type WorldInfo } from "../world-data.js";
+import { ImageStore, WorldDataError, type WorldInfo } from "../world-data.js";
 import {
   countParams,
   type PretrainResult,
@@ -39,7 +40,7 @@ export async function trainVision(run: Run): Promise<PretrainResult> {
   if (run.from !== undefined || run.visionFrom !== undefined) {
     throw new WorldDataError("vision starts from scratch: --from and --vision-from are for the later stages");
   }
-  const records = readSplit(world.dir, "pretraining");
+  const records = readWorldSplit(world.dir, "pretraining");
   const model = worldTagger(world, run.modelConfig, seed);
   const size = model.config.vision.imageSize;
   log(`[vision] new tagger: ${countParams(model.parameters)} parameters, heads ${[...model.heads.keys()].join(", ")}`);
@@ -102,7 +103,7 @@ export async function trainVision(run: Run): Promise<PretrainResult> {
 
 /** Each head's accuracy on the validation split (what the calibration compares towers by). */
 export async function taggerValidation(model: VisionTagger, worldDir: string): Promise<Record<string, number>> {
-  const records = readSplit(worldDir, "validation");
+  const records = readWorldSplit(worldDir, "validation");
   const size = model.config.vision.imageSize;
   const images = await ImageStore.load(
     worldDir,

@@ -9,6 +9,7 @@ import { loadVisionTowerInto } from "../../models/tagger-io.js";
 import type { TrainBatch } from "../../models/trainable.js";
 import { DEFAULT_VLM_CONFIG, parseVLMConfig, VLM, type VLMConfig } from "../../models/vlm.js";
 import { loadVLM, saveVLM } from "../../models/vlm-io.js";
+import { readWorldSplit } from "../../world/read-split.js";
 import { collate } from "../collate.js";
 import { epochOrder } from "../data-order.js";
 import { sftLossFn } from "../sft-loss.js";
@@ -20,7 +21,6 @@ import {
   exampleTexts,
   ImageStore,
   instructionExamples,
-  readSplit,
   tokenizeWorldExamples,
   unknownWords,
   WorldDataError,
@@ -122,7 +122,7 @@ export async function trainVlmStage(run: Run): Promise<PretrainResult> {
 async function prepareVlm(run: Run, seed: number) {
   const { world, log } = run;
   if (run.stage === "aligned") {
-    const examples = captionExamples(readSplit(world.dir, "pretraining"), seed);
+    const examples = captionExamples(readWorldSplit(world.dir, "pretraining"), seed);
     const { model, tokenizer, from } =
       run.from === undefined
         ? freshVlm(run, examples, seed)
@@ -142,7 +142,7 @@ async function prepareVlm(run: Run, seed: number) {
   if (run.from === undefined) throw new WorldDataError("base needs --from <aligned model dir>");
   if (run.visionFrom !== undefined)
     throw new WorldDataError("base keeps the aligned model's vision tower: no --vision-from");
-  const examples = instructionExamples(readSplit(world.dir, "instruction"), seed);
+  const examples = instructionExamples(readWorldSplit(world.dir, "instruction"), seed);
   const { model, tokenizer, from } = loadChecked(run, run.from, examples, "instruction split");
   model.setVisionFrozen(!run.trainVision);
   log(
