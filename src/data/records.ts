@@ -3,6 +3,7 @@
 // paths inside the dataset root) and its provenance. Validated with zod at every boundary: a bad
 // record is reported by its source, its line and the exact field.
 import { z } from "zod";
+import { formatPath } from "../util/zod-issues.js";
 
 /** An image of the dataset: `images/<sha256>.<ext>`, relative to the dataset root. */
 export const ImagePathSchema = z
@@ -103,17 +104,10 @@ export class RecordError extends Error {
   override name = "RecordError";
 }
 
-/** `a.b[2].c` from a zod issue path. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
-  return out || "(record)";
-}
-
 function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
+  const problems = result.error.issues.map((i) => `${formatPath(i.path, "(record)")}: ${i.message}`);
   throw new RecordError(`${where}: invalid record: ${problems.join("; ")}`);
 }
 

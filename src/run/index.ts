@@ -3,7 +3,6 @@
 export { hashFiles, readJsonIfExists, sha256File, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from "./atomic.js";
 export { runStep } from "./context.js";
 export { evaluateRound, type LoadBench } from "./eval.js";
-export { allowedKeysAt, describeIssues, formatPath, issueMessage } from "./issues.js";
 export { ConfigChangedError, type Manifest } from "./manifest.js";
 export {
   formatDuration,

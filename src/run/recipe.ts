@@ -23,7 +23,7 @@ import { z } from "zod";
 import { BENCH_NAMES } from "../eval/benches.js";
 import { EVAL_SPLITS } from "../eval/world-benches.js";
 import { STIC_PROMPT_SETS } from "../methods/stic/prompts.js";
-import { describeIssues, formatPath } from "./issues.js";
+import { describeIssues, formatPath } from "../util/zod-issues.js";
 import { type StageConfig, stageKinds } from "./stage-kind.js";
 
 /** Names that become folder names (run, stage, profile). */

@@ -6,6 +6,7 @@
 // search, ...) are refused when set to anything but their neutral value, rather than silently
 // changing what the client asked for.
 import { z } from "zod";
+import { formatPath } from "../util/zod-issues.js";
 import { ApiError } from "./errors.js";
 
 const TextPart = z.object({ type: z.literal("text"), text: z.string() });
@@ -98,13 +99,6 @@ export const DetokenizeRequest = z.looseObject({
   tokens: z.array(z.number().int().min(0)),
 });
 
-/** `messages[0].content[1].image_url` from zod's path. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const key of path) out += typeof key === "number" ? `[${key}]` : `${out === "" ? "" : "."}${String(key)}`;
-  return out;
-}
-
 /** Parses body with schema; the first problem becomes a 400 naming its field. */
 export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
@@ -113,7 +107,7 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issue = deepestIssue(result.error.issues);
-  const param = formatPath(issue.path);
+  const param = formatPath(issue.path, "");
   const code = issue.code === "unrecognized_keys" ? "unknown_field" : "invalid_value";
   throw new ApiError(400, param === "" ? issue.message : `${param}: ${issue.message}`, param || null, code);
 }

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { allowedKeysAt, formatPath } from "../util/zod-issues.js";
 import { hasGlyphs, textWidth } from "./font.js";
 import { COLORS, canonicalObject, DEFAULT_WORDS, SCENE_TYPES, SHAPES } from "./vocabulary.js";
 
@@ -244,45 +245,13 @@ export class WorldConfigError extends Error {
   override name = "WorldConfigError";
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
-  return out || "(config)";
-}
-
-/** The object schema found at a path (through defaults, optionals and arrays), for listing its keys. */
-function objectKeysAt(path: readonly PropertyKey[]): string[] | null {
-  // biome-ignore lint/suspicious/noExplicitAny: walking zod's internal definitions
-  let s: any = WorldConfigSchema;
-  const unwrap = () => {
-    for (;;) {
-      const def = s?._zod?.def;
-      if (!def) return;
-      if (def.type === "default" || def.type === "prefault" || def.type === "optional" || def.type === "nullable")
-        s = def.innerType;
-      else if (def.type === "pipe") s = def.in;
-      else return;
-    }
-  };
-  unwrap();
-  for (const p of path) {
-    const def = s?._zod?.def;
-    if (def?.type === "object") s = def.shape[p as string];
-    else if (def?.type === "array") s = def.element;
-    else return null;
-    unwrap();
-  }
-  const def = s?._zod?.def;
-  return def?.type === "object" ? Object.keys(def.shape) : null;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const where = formatPath(issue.path);
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const where = formatPath(issue.path, "(config)");
   if (issue.code === "invalid_value") {
     return `${where}: invalid value; allowed: ${issue.values.map((v) => String(v)).join(", ")}`;
   }
   if (issue.code === "unrecognized_keys") {
-    const allowed = objectKeysAt(issue.path);
+    const allowed = allowedKeysAt(WorldConfigSchema, issue.path, input);
     const prefix = issue.path.length ? `${where}.` : "";
     return `${issue.keys.map((k) => `${prefix}${k}`).join(", ")}: unknown field${
       allowed ? `; allowed fields: ${allowed.join(", ")}` : ""
@@ -293,9 +262,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 /** Validates a config object, filling defaults; the error names every bad field. */
 export function parseWorldConfig(input: unknown, source = "world config"): WorldConfig {
-  const result = WorldConfigSchema.safeParse(input ?? {});
+  const data = input ?? {};
+  const result = WorldConfigSchema.safeParse(data);
   if (result.success) return result.data;
-  throw new WorldConfigError(`invalid ${source}: ${result.error.issues.map(describeIssue).join("; ")}`);
+  throw new WorldConfigError(`invalid ${source}: ${result.error.issues.map((i) => describeIssue(i, data)).join("; ")}`);
 }
 
 /** Reads and validates a YAML world config. */

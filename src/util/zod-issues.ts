@@ -1,16 +1,18 @@
 // zod issues as messages that name the exact field: `stages[1].dpo.beta: expected a number > 0,
 // got -1`. Array indices print as [i], object keys join with dots. An unknown field lists the
 // fields allowed there, found by walking the schema alongside the data (so that inside a
-// discriminated union the option the data chose gives the list).
+// discriminated union the option the data chose gives the list). One formatter for every layer
+// that validates with zod (recipes, world configs, records, the server's requests).
 import type { z } from "zod";
 
-export function formatPath(path: readonly PropertyKey[]): string {
+/** `a.b[2].c` from a zod issue path; `whenEmpty` names the whole input (the path of a top-level issue). */
+export function formatPath(path: readonly PropertyKey[], whenEmpty = "(top level)"): string {
   let out = "";
   for (const p of path) {
     if (typeof p === "number") out += `[${p}]`;
     else out += out ? `.${String(p)}` : String(p);
   }
-  return out || "(top level)";
+  return out || whenEmpty;
 }
 
 const NOUNS: Record<string, string> = {
