@@ -14,6 +14,7 @@
 import { cat, embedding, Generator, type Tensor, tensorFrom } from "../engine/index.js";
 import { paddedForward } from "./batching.js";
 import { DecoderBlock, type LayerCache, Linear, type LoraConfig, ParamStore, RMSNorm, rotaryTables } from "./layers.js";
+import { LORA_TARGETS } from "./lora-config.js";
 import type { TrainableModel, TrainBatch } from "./trainable.js";
 import { numPatches, type VisionConfig, VisionEncoder, validateVisionConfig } from "./vision.js";
 
@@ -161,8 +162,6 @@ export interface DecoderInput {
   logitsFrom?: number;
   training?: boolean;
 }
-
-const LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
 
 export class VLM implements TrainableModel {
   readonly config: VLMConfig;

@@ -1,11 +1,13 @@
 // The trainer's configuration: every field with its default and help text, validated with zod;
-// a bad value is reported by its field name. Rules between fields live in one place (refine).
+// a bad value is reported by its field name. Rules between fields live in one place
+// (checkTrainRules), which a recipe's training block (derived from these fields) checks too.
 import { z } from "zod";
 
 const positiveInt = z.number().int().min(1);
 const nonNegativeInt = z.number().int().min(0);
 
-export const TrainConfigSchema = z
+/** The fields without the rules between them: what other schemas pick from (zod refuses to pick from a refined object). */
+export const TrainConfigFields = z
   .object({
     lr: z.number().gt(0).describe("peak learning rate, reached at the end of warmup"),
     warmupSteps: nonNegativeInt.default(0).describe("optimizer steps of linear warmup from 0"),
@@ -28,11 +30,15 @@ export const TrainConfigSchema = z
     saveTotalLimit: positiveInt.optional().describe("keep at most this many checkpoints (oldest deleted)"),
     outputDir: z.string().min(1).describe("where checkpoints and metrics.jsonl go"),
   })
-  .strict()
-  .refine((c) => c.maxSteps === undefined || c.warmupSteps <= c.maxSteps, {
-    path: ["warmupSteps"],
-    message: "must not exceed maxSteps",
-  });
+  .strict();
+
+/** The rules between fields (for superRefine). */
+export function checkTrainRules(c: { warmupSteps: number; maxSteps?: number }, ctx: z.RefinementCtx): void {
+  if (c.maxSteps !== undefined && c.warmupSteps > c.maxSteps)
+    ctx.addIssue({ code: "custom", path: ["warmupSteps"], message: "must not exceed maxSteps" });
+}
+
+export const TrainConfigSchema = TrainConfigFields.superRefine(checkTrainRules);
 
 export type TrainConfig = z.output<typeof TrainConfigSchema>;
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;

@@ -9,44 +9,39 @@ import { readRecords } from "../../data/dataset.js";
 import { ImageStore, mimeTypeOfPath } from "../../data/image-store.js";
 import type { PreferenceRecord, SftRecord } from "../../data/records.js";
 import type { ChatMessage } from "../../models/chat-template.js";
+import { LoraConfigSchema } from "../../models/lora-config.js";
 import { loadVLM, saveVLM } from "../../models/vlm-io.js";
 import type { StageContext } from "../../run/stage-kind.js";
-import { type DpoExample, type DpoOptionsInput, trainDpo } from "../../train/dpo.js";
+import { checkTrainRules, type TrainConfig, TrainConfigFields } from "../../train/config.js";
+import { type DpoExample, type DpoOptions, trainDpo } from "../../train/dpo.js";
 import { type SftExample, trainSft } from "../../train/sft.js";
 import type { TrainerEvent } from "../../train/trainer.js";
 
-const LORA_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
-
-export const LoraSchema = z
-  .object({
-    r: z.number().int().min(1).default(16),
-    alpha: z.number().gt(0).default(32),
-    dropout: z.number().min(0).lt(1).default(0),
-    targetModules: z
-      .array(z.enum(LORA_MODULES))
-      .min(1)
-      .default([...LORA_MODULES]),
-  })
-  .strict();
+/** A recipe's `lora` block: the model's LoRA settings, with the recipes' defaults for r and alpha. */
+export const LoraSchema = LoraConfigSchema.extend({
+  r: LoraConfigSchema.shape.r.default(16),
+  alpha: LoraConfigSchema.shape.alpha.default(32),
+});
 export type LoraOptions = z.output<typeof LoraSchema>;
 
-export const TrainSchema = z
-  .object({
-    lr: z.number().gt(0).default(1e-4),
-    epochs: z.number().int().min(1).default(1),
-    maxSteps: z.number().int().min(1).optional().describe("overrides epochs"),
-    batchSize: z.number().int().min(1).default(8),
-    gradAccumSteps: z.number().int().min(1).default(1),
-    warmupSteps: z.number().int().min(0).default(0),
-    schedule: z.enum(["cosine", "constant"]).default("cosine"),
-    weightDecay: z.number().min(0).default(0),
-    maxGradNorm: z.number().min(0).default(1),
-    saveEvery: z.number().int().min(0).default(20).describe("checkpoint every n steps, for resume"),
+const trainer = TrainConfigFields.shape;
+
+/**
+ * A recipe's `train` block: the trainer's own fields and rules, less those the stage sets (seed,
+ * outputDir, saveTotalLimit), with the recipes' defaults where the trainer has none (lr,
+ * batchSize) or another (saveEvery: a stage checkpoints for resume; the trainer's 0 saves only at
+ * the end).
+ */
+export const TrainSchema = TrainConfigFields.omit({ seed: true, outputDir: true, saveTotalLimit: true })
+  .extend({
+    lr: trainer.lr.default(1e-4),
+    batchSize: trainer.batchSize.default(8),
+    saveEvery: trainer.saveEvery.unwrap().default(20).describe("checkpoint every this many steps, for resume"),
   })
-  .strict();
+  .superRefine(checkTrainRules);
 export type TrainOptions = z.output<typeof TrainSchema>;
 
-export type Objective = { kind: "dpo"; dpo: DpoOptionsInput } | { kind: "sft" };
+export type Objective = { kind: "dpo"; dpo: DpoOptions } | { kind: "sft" };
 
 export interface FineTuneOptions {
   ctx: StageContext;
@@ -113,21 +108,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
     const records = readRecords(options.recordsPath, "any", { root: options.datasetRoot });
     if (records.length === 0) throw new Error(`${options.recordsPath}: no records to train on`);
     if (options.lora) model.addLora(options.lora);
-    const config = {
-      lr: train.lr,
-      epochs: train.epochs,
-      ...(train.maxSteps === undefined ? {} : { maxSteps: train.maxSteps }),
-      batchSize: train.batchSize,
-      gradAccumSteps: train.gradAccumSteps,
-      warmupSteps: train.warmupSteps,
-      schedule: train.schedule,
-      weightDecay: train.weightDecay,
-      maxGradNorm: train.maxGradNorm,
-      saveEvery: train.saveEvery,
-      saveTotalLimit: 2,
-      seed: ctx.seed,
-      outputDir: `${ctx.stageDir}/train`,
-    };
+    const config: TrainConfig = { ...train, saveTotalLimit: 2, seed: ctx.seed, outputDir: `${ctx.stageDir}/train` };
     let bar: ReturnType<StageContext["progress"]> | null = null;
     const onEvent = (e: TrainerEvent) => {
       if (e.kind === "resume") ctx.log(`${ctx.name}: resuming training at step ${e.step}`);
