@@ -3,7 +3,7 @@
 // chosen side of preference records), merge the adapters, and save the result as a model folder.
 // Checkpoints go to `<stage>/train` and a killed training resumes from the latest one.
 
-import { z } from "zod";
+import type { z } from "zod";
 import { imageInput } from "../../backends/embedded.js";
 import { readRecords } from "../../data/dataset.js";
 import { ImageStore, mimeTypeOfPath } from "../../data/image-store.js";
