@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { mimeTypeOfPath, resolveInside } from "../../data/image-store.js";
 import type { ChatImage } from "../../images/chat-image.js";
-import { mulberry32 } from "../../util/prng.js";
+import { mulberry32, seededSubset } from "../../util/prng.js";
 import { readWorldSplit, splitLineSchema } from "../../world/read-split.js";
 
 /** An instruction record: its image and its questions (each with its reference answer). */
@@ -23,17 +23,6 @@ export interface PoolItem {
 export interface QuestionItem extends PoolItem {
   question: string;
   answer: string;
-}
-
-/** The first n of a seeded shuffle (Fisher-Yates), so a larger n extends a smaller one's picks. */
-export function seededSubset<T>(items: readonly T[], n: number, seed: number): T[] {
-  const order = items.slice();
-  const rand = mulberry32(seed);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order.slice(0, Math.min(n, order.length));
 }
 
 function readImage(worldDir: string, path: string, where: string): ChatImage {

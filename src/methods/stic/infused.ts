@@ -20,7 +20,7 @@
 import type { GenerationRequest, VisionLanguageModel } from "../../backends/types.js";
 import { parseSftRecord, type SftRecord } from "../../data/records.js";
 import type { ChatImage } from "../../images/chat-image.js";
-import { itemRng } from "./preferences.js";
+import { itemRng } from "../common/item-rng.js";
 import { checkPromptSet, imageTurn, PAPER_PROMPTS, type SticPromptSet } from "./prompts.js";
 
 export interface InstructionItem {
@@ -80,7 +80,7 @@ export async function describeImages(
     throw new RangeError(`describeImages: chunkSize ${chunkSize} must be a positive integer`);
   const promptOf = (id: string) =>
     options.promptChoice === "random-plain"
-      ? set.plain[Math.floor(itemRng(seed, `describe:${id}`)() * set.plain.length)]
+      ? set.plain[Math.floor(itemRng(seed, "stic", `describe:${id}`)() * set.plain.length)]
       : set.describe;
   const out: ImageDescription[] = [];
   for (let start = 0; start < items.length; start += chunkSize) {

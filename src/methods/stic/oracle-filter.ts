@@ -1,9 +1,8 @@
 // STIC's diagnostic `oracleFilter` (stages.ts). Not a method: it reads the world's ground truth.
-import { readRecords } from "../../data/dataset.js";
 import { chosenHallucinatesLess, PairScorer, readPoolTruth } from "../../eval/pair-hallucination.js";
 import { worldVocabulary } from "../../eval/world-benches.js";
-import { writeFileAtomic } from "../../util/atomic-file.js";
 import type { WorldConfig } from "../../world/config.js";
+import { writeFiltered } from "../common/filter.js";
 
 /**
  * The diagnostic `oracleFilter`: the pairs whose chosen side names fewer absent objects than the
@@ -19,22 +18,20 @@ export function writeOracleFiltered(
 ): { pairs: number; kept: number; dropped: Record<string, number> } {
   const truth = readPoolTruth(world.dir);
   const scorer = new PairScorer(worldVocabulary().objects, world.config.priors.pairs);
-  const records = readRecords(recordsPath, "preference", { root });
-  const dropped = { "no-object-truth": 0, "chosen-not-better": 0 };
-  const kept = records.filter((r) => {
-    const objects = truth.get(r.provenance.source ?? r.id);
-    if (objects === undefined) {
-      dropped["no-object-truth"]++;
-      return false;
-    }
-    const better = chosenHallucinatesLess(scorer.pair(r.chosen, r.rejected, objects));
-    if (!better) dropped["chosen-not-better"]++;
-    return better;
+  const { records, ...rest } = writeFiltered({
+    name: "oracleFilter",
+    kind: "preference",
+    recordsPath,
+    root,
+    out,
+    reasons: ["no-object-truth", "chosen-not-better"],
+    judge: (pairs) =>
+      pairs.map((r) => {
+        const objects = truth.get(r.provenance.source ?? r.id);
+        if (objects === undefined) return "no-object-truth";
+        return chosenHallucinatesLess(scorer.pair(r.chosen, r.rejected, objects)) ? null : "chosen-not-better";
+      }),
+    noneKept: "has a chosen side that hallucinates less",
   });
-  if (kept.length === 0)
-    throw new Error(
-      `oracleFilter: none of the ${records.length} pairs of ${recordsPath} has a chosen side that hallucinates less`,
-    );
-  writeFileAtomic(out, kept.map((r) => `${JSON.stringify(r)}\n`).join(""));
-  return { pairs: records.length, kept: kept.length, dropped };
+  return { pairs: records, ...rest };
 }

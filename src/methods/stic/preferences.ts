@@ -32,7 +32,7 @@ import {
   STIC_DOWNSCALE_SHORT_SIDE,
   STIC_JITTER,
 } from "../../images/corrupt.js";
-import { mulberry32 } from "../../util/prng.js";
+import { itemRng } from "../common/item-rng.js";
 import { checkPromptSet, imageTurn, PAPER_PROMPTS, type SticPromptSet } from "./prompts.js";
 
 export interface SticItem {
@@ -125,14 +125,9 @@ function resolve(options: SticPairOptions): Resolved {
   };
 }
 
-/** The item's random stream: keyed by (seedBase, id) only. */
-export function itemRng(seedBase: number, itemId: string): () => number {
-  return mulberry32(requestSeed(seedBase, `stic-item:${itemId}`));
-}
-
 /** Draws the item's choices and prepares its rejected request (corrupting the image when asked). */
 async function planItem(item: SticItem, seedBase: number, r: Resolved): Promise<ItemPlan> {
-  const rng = itemRng(seedBase, item.id);
+  const rng = itemRng(seedBase, "stic", item.id);
   const stored = Math.floor(rng() * r.set.plain.length);
   const id = `${item.id}/rejected`;
   if (rng() < r.hallucinationRate) {

@@ -6,11 +6,10 @@
 // where the assumption holds by the model's own evidence, without any ground truth.
 import { z } from "zod";
 import type { VisionLanguageModel } from "../../backends/types.js";
-import { readRecords } from "../../data/dataset.js";
 import { ImageStore, mimeTypeOfPath } from "../../data/image-store.js";
 import type { PreferenceRecord } from "../../data/records.js";
 import type { SynonymTable } from "../../eval/text.js";
-import { writeFileAtomic } from "../../util/atomic-file.js";
+import { writeFiltered } from "../common/filter.js";
 import { type ScoredMention, scoreMentions } from "../common/mention-logprobs.js";
 
 export const SelfCheckSchema = z
@@ -91,24 +90,29 @@ export async function writeSelfChecked(options: {
   signal?: AbortSignal;
 }): Promise<SelfCheckResult> {
   const { check } = options;
-  const records = readRecords(options.recordsPath, "preference", { root: options.root });
-  const sides = await scorePairSides(options.backend, records, options.root, options.table, {
-    batch: check.batch,
-    onProgress: options.onProgress,
-    signal: options.signal,
+  let sides: ScoredSides[] = [];
+  const { records, ...rest } = await writeFiltered({
+    name: "selfCheck",
+    kind: "preference",
+    recordsPath: options.recordsPath,
+    root: options.root,
+    out: options.out,
+    reasons: ["chosen-not-surer"],
+    judge: async (pairs) => {
+      sides = await scorePairSides(options.backend, pairs, options.root, options.table, {
+        batch: check.batch,
+        onProgress: options.onProgress,
+        signal: options.signal,
+      });
+      return sides.map((s) => (chosenIsSurer(s, check.doubt) ? null : "chosen-not-surer"));
+    },
+    noneKept: `has a chosen side with fewer doubted objects (doubt ${check.doubt})`,
   });
-  const kept = records.filter((_, i) => chosenIsSurer(sides[i], check.doubt));
   const mean = (side: keyof ScoredSides) =>
-    sides.reduce((sum, s) => sum + doubtedCount(s[side], check.doubt), 0) / Math.max(records.length, 1);
-  if (kept.length === 0)
-    throw new Error(
-      `selfCheck: none of the ${records.length} pairs of ${options.recordsPath} has a chosen side with fewer doubted objects (doubt ${check.doubt})`,
-    );
-  writeFileAtomic(options.out, kept.map((r) => `${JSON.stringify(r)}\n`).join(""));
+    sides.reduce((sum, s) => sum + doubtedCount(s[side], check.doubt), 0) / Math.max(records, 1);
   return {
-    pairs: records.length,
-    kept: kept.length,
-    dropped: { "chosen-not-surer": records.length - kept.length },
+    pairs: records,
+    ...rest,
     doubted: { chosen: mean("chosen"), rejected: mean("rejected") },
   };
 }

@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { instructionQuestions, poolItems, seededSubset } from "../../../src/methods/common/world-items.js";
+import { instructionQuestions, poolItems } from "../../../src/methods/common/world-items.js";
+import { seededSubset } from "../../../src/util/prng.js";
 import { buildSplit } from "../../../src/world/build.js";
 import { parseWorldConfig } from "../../../src/world/index.js";
 
@@ -42,28 +43,6 @@ before(async () => {
 });
 
 const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-test("seededSubset: deterministic, a larger n extends a smaller n's pick, another seed picks otherwise", () => {
-  const items = Array.from({ length: 40 }, (_, i) => i);
-  const five = seededSubset(items, 5, 7);
-  assert.deepEqual(seededSubset(items, 5, 7), five);
-  assert.equal(new Set(five).size, 5);
-  for (const n of [1, 6, 17, 40])
-    assert.deepEqual(seededSubset(items, n, 7).slice(0, Math.min(n, 5)), five.slice(0, n));
-  // n beyond the list: all of it, each once (a permutation).
-  const all = seededSubset(items, 100, 7);
-  assert.deepEqual(
-    [...all].sort((a, b) => a - b),
-    items,
-  );
-  assert.notDeepEqual(seededSubset(items, 5, 8), five);
-  assert.deepEqual(
-    items,
-    Array.from({ length: 40 }, (_, i) => i),
-    "the input is left alone",
-  );
-  assert.deepEqual(seededSubset([], 3, 1), []);
-});
 
 test("poolItems: n pool images as PNG bytes of the right files, deterministic, larger n extends smaller", () => {
   const records = new Map(lines("pool").map((r) => [r.id, r]));
