@@ -2,6 +2,7 @@
 // The `selfsynth` command: parses flags and calls the layers below. Only this file exits the process.
 import { Command } from "commander";
 import { getNumThreads, torchVersion } from "../engine/index.js";
+import { registerBuiltinMethods } from "../methods/index.js";
 import { registerEval } from "./commands/eval.js";
 import { registerExport } from "./commands/export.js";
 import { registerPretrain } from "./commands/pretrain.js";
@@ -10,6 +11,9 @@ import { registerServe } from "./commands/serve.js";
 import { registerWorld } from "./commands/world.js";
 import { nonNegativeInt, positiveInt } from "./options.js";
 import { packageRoot } from "./paths.js";
+
+// Before the commands are built: the eval command's flags come from the inference modes.
+registerBuiltinMethods();
 
 const program = new Command()
   .name("selfsynth")

@@ -1,6 +1,6 @@
 // LoRA settings (Hu et al., arXiv 2106.09685) as the VLM takes them (VLM.addLora), and the
-// decoder linears that can carry adapters. A recipe's `lora` block is this schema with the
-// recipes' own defaults for r and alpha (src/methods/common/fine-tune.ts).
+// decoder linears that can carry adapters. A recipe stage's `lora` block is this schema with
+// the recipes' own defaults for r and alpha (the methods' fine-tuning step).
 import { z } from "zod";
 
 /** The decoder linears of the VLM that can carry adapters, by PEFT's target_modules names. */

@@ -3,11 +3,8 @@
 // file is there with the expected item count is not run again; an interrupted one resumes from its
 // partial records (the runner does that). The model is opened only when some bench has work left.
 //
-// describeFirst (STIC's "describe and respond", src/methods/stic/describe-then-answer.ts): the
-// model first describes each image (greedy, the recipe's STIC prompt set's describe prompt), then
-// answers with the description infused before the question. The records keep the bench's own
-// prompt (greedy descriptions are the same on a rerun). CHAIR is asked plainly: its prompt is
-// itself the description request.
+// An inference mode switched on in the eval block (inference-mode.ts; e.g. STIC's describeFirst)
+// wraps the model for every bench it asks; the records keep the bench's own prompt.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { VisionLanguageModel } from "../backends/types.js";
@@ -15,9 +12,8 @@ import type { BenchName } from "../eval/benches.js";
 import { type BenchResult, runBenchmark } from "../eval/runner.js";
 import type { AnyBenchSpec, EvalItem, Metrics } from "../eval/types.js";
 import type { EvalSplit } from "../eval/world-benches.js";
-import { DescribeThenAnswer } from "../methods/stic/describe-then-answer.js";
-import { sticPromptSet } from "../methods/stic/prompts.js";
 import { readJsonIfExists } from "./atomic.js";
+import { selectedMode } from "./inference-mode.js";
 import type { ProgressReporter } from "./progress.js";
 import type { EvalConfig } from "./recipe.js";
 
@@ -46,8 +42,9 @@ export async function evaluateRound(options: EvaluateRoundOptions): Promise<Reco
   const { config, outDir } = options;
   mkdirSync(outDir, { recursive: true });
   const metrics: Record<string, Metrics> = {};
+  const mode = selectedMode(config);
   let backend: VisionLanguageModel | undefined;
-  let describer: DescribeThenAnswer | undefined;
+  let wrapped: VisionLanguageModel | undefined;
   try {
     for (const name of config.benches) {
       options.signal?.throwIfAborted();
@@ -63,12 +60,10 @@ export async function evaluateRound(options: EvaluateRoundOptions): Promise<Reco
         backend = await options.openModel(options.model);
       }
       let model = backend;
-      if (config.describeFirst && name !== "chair") {
-        describer ??= new DescribeThenAnswer(backend, {
-          prompt: sticPromptSet(config.describePromptSet).describe,
-          maxTokens: config.describeMaxTokens,
-        });
-        model = describer;
+      if (mode?.asks(name)) {
+        // One wrapper for the round: a mode may keep state across benches (describe-then-answer's cache).
+        wrapped ??= mode.wrap(backend);
+        model = wrapped;
       }
       let bar: ReturnType<ProgressReporter["start"]> | undefined;
       const result = await runBenchmark({
@@ -88,7 +83,6 @@ export async function evaluateRound(options: EvaluateRoundOptions): Promise<Reco
       metrics[name] = result.metrics;
     }
   } finally {
-    // Not describer.close(): it would close the backend a second time.
     await backend?.close();
   }
   return metrics;

@@ -9,6 +9,7 @@
 //   world: { config: assets/world/default.yaml, dir: runs/world }
 //   model: assets/base
 //   eval: { benches: [pope-random, chair], split: test, limit: 400, batchSize: 16, describeFirst: false }
+//     (describeFirst: an inference mode's switch; the registered modes add their fields)
 //   profiles:
 //     quick: { eval: { limit: 60 }, stages: [{ name: stic-stage1, images: 40 }] }
 //   stages:
@@ -22,8 +23,8 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { BENCH_NAMES } from "../eval/benches.js";
 import { EVAL_SPLITS } from "../eval/world-benches.js";
-import { STIC_PROMPT_SETS } from "../methods/stic/prompts.js";
 import { describeIssues, formatPath } from "../util/zod-issues.js";
+import { checkOneMode, modeFields } from "./inference-mode.js";
 import { type StageConfig, stageKinds } from "./stage-kind.js";
 
 /** Names that become folder names (run, stage, profile). */
@@ -36,24 +37,27 @@ const name = () =>
 /** The round name of the starting model in the report. */
 export const BASE_ROUND = "base";
 
-export const EvalConfigSchema = z
-  .object({
-    benches: z.array(z.enum(BENCH_NAMES)).default([...BENCH_NAMES]),
-    split: z.enum(EVAL_SPLITS).default("test"),
-    limit: z.number().int().min(1).optional().describe("score only the first n items of each bench"),
-    batchSize: z.number().int().min(1).default(16),
-    describeFirst: z
-      .boolean()
-      .default(false)
-      .describe("STIC's describe-and-respond: the model describes the image, then answers with it prefixed"),
-    describePromptSet: z
-      .enum(Object.keys(STIC_PROMPT_SETS) as [string, ...string[]])
-      .default("sceneworld")
-      .describe("the STIC prompt set whose describe prompt describeFirst uses (sceneworld: the embedded models)"),
-    describeMaxTokens: z.number().int().min(1).default(128).describe("longest description in describeFirst"),
-  })
-  .strict();
-export type EvalConfig = z.output<typeof EvalConfigSchema>;
+/** The eval block's own fields; each registered inference mode adds its switch and options (inference-mode.ts). */
+const EvalFields = {
+  benches: z.array(z.enum(BENCH_NAMES)).default([...BENCH_NAMES]),
+  split: z.enum(EVAL_SPLITS).default("test"),
+  limit: z.number().int().min(1).optional().describe("score only the first n items of each bench"),
+  batchSize: z.number().int().min(1).default(16),
+};
+
+/** The eval block's schema over the inference modes registered now. */
+export function evalConfigSchema() {
+  const modes = modeFields();
+  for (const field of Object.keys(modes)) {
+    if (field in EvalFields) throw new Error(`an inference mode's field '${field}' is an eval field already`);
+  }
+  return z
+    .object({ ...EvalFields, ...modes })
+    .strict()
+    .superRefine(checkOneMode);
+}
+/** The validated eval block: its own fields, and the modes' (read through selectedMode). */
+export type EvalConfig = z.output<z.ZodObject<typeof EvalFields>> & Record<string, unknown>;
 
 export interface Recipe {
   name: string;
@@ -88,7 +92,7 @@ export function recipeSchema() {
       threads: z.number().int().min(1).default(2),
       world: z.object({ config: z.string().min(1), dir: z.string().min(1) }).strict(),
       model: z.string().min(1),
-      eval: EvalConfigSchema.prefault({}),
+      eval: evalConfigSchema().prefault({}),
       profiles: z.unknown().optional(),
       stages: z.array(stage),
     })
@@ -212,7 +216,7 @@ export function resolveRecipe(doc: unknown, source: string, options: ResolveOpti
     threads: r.threads,
     world: r.world,
     model: r.model,
-    eval: r.eval,
+    eval: r.eval as EvalConfig,
     stages: r.stages as StageConfig[],
   };
 }

@@ -104,7 +104,8 @@ export function issueMessage(issue: Issue, allowedKeys?: readonly string[] | nul
 // biome-ignore lint/suspicious/noExplicitAny: walking zod's internal definitions
 type AnySchema = any;
 
-function unwrap(s: AnySchema): AnySchema {
+/** The schema inside defaults, optionals, pipes and the like: what a value is checked against. */
+export function unwrapSchema(s: AnySchema): AnySchema {
   for (;;) {
     const def = s?._zod?.def;
     if (!def) return s;
@@ -123,16 +124,16 @@ function unionOption(def: AnySchema, data: unknown): AnySchema | null {
   if (disc === undefined || data === null || typeof data !== "object") return null;
   const value = (data as Record<string, unknown>)[disc];
   for (const option of options) {
-    const lit = unwrap(unwrap(option)?._zod?.def?.shape?.[disc]);
+    const lit = unwrapSchema(unwrapSchema(option)?._zod?.def?.shape?.[disc]);
     const values: unknown[] = lit?._zod?.def?.values ?? [];
-    if (values.includes(value)) return unwrap(option);
+    if (values.includes(value)) return unwrapSchema(option);
   }
   return null;
 }
 
 /** The fields of the object schema at `path`, following `data` through unions; null when unknown. */
 export function allowedKeysAt(schema: z.ZodType, path: readonly PropertyKey[], data: unknown): string[] | null {
-  let s: AnySchema = unwrap(schema);
+  let s: AnySchema = unwrapSchema(schema);
   let d: unknown = data;
   const step = () => {
     const def = s?._zod?.def;
@@ -141,9 +142,9 @@ export function allowedKeysAt(schema: z.ZodType, path: readonly PropertyKey[], d
   step();
   for (const p of path) {
     const def = s?._zod?.def;
-    if (def?.type === "object") s = unwrap(def.shape[p as string]);
-    else if (def?.type === "array") s = unwrap(def.element);
-    else if (def?.type === "record") s = unwrap(def.valueType);
+    if (def?.type === "object") s = unwrapSchema(def.shape[p as string]);
+    else if (def?.type === "array") s = unwrapSchema(def.element);
+    else if (def?.type === "record") s = unwrapSchema(def.valueType);
     else return null;
     d = d !== null && typeof d === "object" ? (d as Record<PropertyKey, unknown>)[p] : undefined;
     step();

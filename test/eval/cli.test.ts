@@ -6,7 +6,10 @@ import { mock, test } from "node:test";
 import { Command } from "commander";
 import { registerEval } from "../../src/cli/commands/eval.js";
 import { type PopeItem, popeBench } from "../../src/eval/pope.js";
+import { registerBuiltinMethods } from "../../src/methods/index.js";
 import { FakeBackend } from "./fake-backend.js";
+
+registerBuiltinMethods();
 
 const image = { bytes: new Uint8Array([0]), mimeType: "image/png" as const };
 const items: PopeItem[] = [

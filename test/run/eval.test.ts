@@ -4,9 +4,13 @@ import { join } from "node:path";
 import { test } from "node:test";
 import type { GeneratedSample, GenerationParams, GenerationRequest } from "../../src/backends/types.js";
 import { popeBench } from "../../src/eval/pope.js";
+import { describeFirstMode } from "../../src/methods/stic/describe-then-answer.js";
 import { evaluateRound } from "../../src/run/eval.js";
-import { EvalConfigSchema } from "../../src/run/recipe.js";
+import { registerInferenceMode } from "../../src/run/inference-mode.js";
+import { evalConfigSchema } from "../../src/run/recipe.js";
 import { FakeModel, popeItems, tmp } from "./kinds.js";
+
+registerInferenceMode(describeFirstMode);
 
 /** Echoes nothing useful: says "Yes." and records the last user turn of every request. */
 class Recorder extends FakeModel {
@@ -28,7 +32,7 @@ test("describeFirst: each image described once (greedy), then the question asked
     round: "base",
     model: "m",
     outDir: join(dir, "eval", "base"),
-    config: EvalConfigSchema.parse({ benches: ["pope-random"], describeFirst: true, batchSize: 4 }),
+    config: evalConfigSchema().parse({ benches: ["pope-random"], describeFirst: true, batchSize: 4 }),
     worldDir: dir,
     openModel: async () => model,
     loadBench: async () => ({ bench: popeBench("random"), items: popeItems }),
@@ -50,7 +54,7 @@ test("evaluateRound: a finished bench is read back without opening the model", a
     round: "base",
     model: "m",
     outDir: join(dir, "eval", "base"),
-    config: EvalConfigSchema.parse({ benches: ["pope-random"], limit: 3 }),
+    config: evalConfigSchema().parse({ benches: ["pope-random"], limit: 3 }),
     worldDir: dir,
     openModel: async (d: string) => {
       opened++;

@@ -3,10 +3,13 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { BENCH_NAMES } from "../../src/eval/benches.js";
+import { describeFirstMode } from "../../src/methods/stic/describe-then-answer.js";
+import { registerInferenceMode } from "../../src/run/inference-mode.js";
 import { applyProfile, defaultRunDir, loadRecipe, resolveRecipe, stageSeed } from "../../src/run/recipe.js";
 import { registerTestKinds, tmp } from "./kinds.js";
 
 registerTestKinds();
+registerInferenceMode(describeFirstMode);
 
 const base = () => ({
   name: "t",

@@ -1,14 +1,16 @@
 // `selfsynth eval --model <dir> --bench <name> --data <world dir> [--split test|validation]
 // [--limit N] [--json]`: runs one benchmark on a built world's split (src/eval/world-benches.ts)
 // and prints its metrics; with --json the last line is {"bench": ..., "metrics": {...}}.
-// The records and the result (with the generation settings) go to --out. --describe-first wraps
-// the model in STIC's describe-and-respond mode (src/methods/stic/describe-then-answer.ts).
+// The records and the result (with the generation settings) go to --out. The registered
+// inference modes add their flags (mode-options.ts; e.g. STIC's --describe-first).
 import { type Command, Option } from "commander";
 import type { VisionLanguageModel } from "../../backends/types.js";
 import { BENCH_NAMES, type BenchName } from "../../eval/benches.js";
 import { type BenchResult, runBenchmark } from "../../eval/runner.js";
 import type { AnyBenchSpec, EvalItem, GenerationSettings } from "../../eval/types.js";
 import { EVAL_SPLITS, type EvalSplit, loadWorldBench } from "../../eval/world-benches.js";
+import type { SelectedMode } from "../../run/inference-mode.js";
+import { addModeOptions } from "../mode-options.js";
 import { nonNegativeInt, nonNegativeNumber, positiveInt } from "../options.js";
 
 /** How eval reaches a model and a benchmark's items; injected so that tests and the lead's glue can supply them. */
@@ -47,13 +49,11 @@ interface EvalOptions {
   maxTokens?: number;
   temperature?: number;
   seed?: number;
-  describeFirst?: boolean;
-  describePrompts: string;
 }
 
 export function registerEval(program: Command, deps: Partial<EvalDeps> = {}): Command {
   const { openModel, loadBench } = { ...defaults, ...deps };
-  return program
+  const command = program
     .command("eval")
     .description("run a benchmark on a model; writes per-item records and the metrics with the generation settings")
     .requiredOption("--model <dir>", "model checkpoint directory")
@@ -71,23 +71,15 @@ export function registerEval(program: Command, deps: Partial<EvalDeps> = {}): Co
     .option("--max-tokens <n>", "override the bench's max tokens", positiveInt)
     .option("--temperature <t>", "override the bench's temperature (0 = greedy)", nonNegativeNumber)
     .option("--seed <n>", "override the bench's seed", nonNegativeInt)
-    .option("--threads <n>", "libtorch threads (embedded model)", positiveInt)
-    .option(
-      "--describe-first",
-      "STIC's describe-and-respond: the model describes the image, then answers with the description prefixed",
-    )
-    .addOption(
-      new Option("--describe-prompts <set>", "the STIC prompt set whose describe prompt --describe-first uses")
-        .choices(["sceneworld", "paper"])
-        .default("sceneworld"),
-    )
-    .action(async (options: EvalOptions) => {
-      const result = await runEval(options, { openModel, loadBench });
-      printResult(result, options.json === true);
-    });
+    .option("--threads <n>", "libtorch threads (embedded model)", positiveInt);
+  const readMode = addModeOptions(command);
+  return command.action(async (options: EvalOptions & Record<string, unknown>) => {
+    const result = await runEval(options, { openModel, loadBench }, readMode(options));
+    printResult(result, options.json === true);
+  });
 }
 
-export async function runEval(options: EvalOptions, deps: EvalDeps): Promise<BenchResult> {
+export async function runEval(options: EvalOptions, deps: EvalDeps, mode: SelectedMode | null): Promise<BenchResult> {
   const { bench, items } = await deps.loadBench(options.bench, options.data, options.split);
   if (options.threads !== undefined) {
     const { setNumThreads } = await import("../../engine/index.js");
@@ -98,11 +90,7 @@ export async function runEval(options: EvalOptions, deps: EvalDeps): Promise<Ben
   if (options.temperature !== undefined) generation.temperature = options.temperature;
   if (options.seed !== undefined) generation.seed = options.seed;
   const opened = await deps.openModel(options.model);
-  // CHAIR's prompt is itself the description request: it is asked plainly (as in src/run/eval.ts).
-  const backend =
-    options.describeFirst === true && options.bench !== "chair"
-      ? await describeFirst(opened, options.describePrompts)
-      : opened;
+  const backend = mode?.asks(options.bench) ? mode.wrap(opened) : opened;
   const tty = process.stderr.isTTY === true;
   try {
     return await runBenchmark({
@@ -117,14 +105,8 @@ export async function runEval(options: EvalOptions, deps: EvalDeps): Promise<Ben
     });
   } finally {
     if (tty) process.stderr.write("\n");
-    await backend.close();
+    await opened.close();
   }
-}
-
-async function describeFirst(inner: VisionLanguageModel, promptSet: string): Promise<VisionLanguageModel> {
-  const { DescribeThenAnswer } = await import("../../methods/stic/describe-then-answer.js");
-  const { sticPromptSet } = await import("../../methods/stic/prompts.js");
-  return new DescribeThenAnswer(inner, { prompt: sticPromptSet(promptSet).describe, maxTokens: 128 });
 }
 
 function printResult(result: BenchResult, json: boolean): void {

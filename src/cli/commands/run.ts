@@ -6,17 +6,11 @@ import type { Report, RunDeps, RunOutcome, RunRecipeOptions } from "../../run/in
 import { nonNegativeInt, positiveInt } from "../options.js";
 
 export interface RunCommandDeps {
-  /** Registers the stage kinds recipes may name (default: every method's). */
-  registerKinds?: () => void | Promise<void>;
+  /** Registers stage kinds before the recipe is read (tests: their own; the CLI registers the built-in methods at start). */
+  registerKinds?: () => void;
   /** Replaces parts of the runner (tests: a fake model). */
   runner?: Partial<RunDeps>;
   print?: (line: string) => void;
-}
-
-/** The stage kinds of the methods in src/methods; each method adds its registration here. */
-async function registerBuiltinStageKinds(): Promise<void> {
-  const { registerSticStageKinds } = await import("../../methods/stic/stages.js");
-  registerSticStageKinds();
 }
 
 interface RunOptions {
@@ -44,7 +38,7 @@ export function registerRun(program: Command, deps: RunCommandDeps = {}): Comman
 }
 
 async function runCommand(recipePath: string, options: RunOptions, deps: RunCommandDeps): Promise<RunOutcome> {
-  await (deps.registerKinds ?? registerBuiltinStageKinds)();
+  deps.registerKinds?.();
   const { runRecipe } = await import("../../run/index.js");
   const controller = new AbortController();
   const onSigint = () => {

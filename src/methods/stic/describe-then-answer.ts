@@ -15,6 +15,7 @@
 // prompt is tokenized without <image>, so the model never sees the image while describing);
 // here the description prompt gets one marker per image, as intended.
 import { createHash } from "node:crypto";
+import { z } from "zod";
 import type {
   BackendCapabilities,
   GeneratedSample,
@@ -25,8 +26,9 @@ import type {
   VisionLanguageModel,
 } from "../../backends/types.js";
 import type { ChatImage } from "../../images/chat-image.js";
+import { defineInferenceMode } from "../../run/inference-mode.js";
 import { infuseDescription } from "./infused.js";
-import { imageTurn, PAPER_PROMPTS } from "./prompts.js";
+import { imageTurn, PAPER_PROMPTS, PromptSetIdSchema, sticPromptSet } from "./prompts.js";
 
 export interface DescribeThenAnswerOptions {
   /** The description prompt (default PAPER_PROMPTS.describe; SCENEWORLD_PROMPTS.describe for the embedded models). */
@@ -147,3 +149,31 @@ export class DescribeThenAnswer implements VisionLanguageModel {
     return this.inner.close();
   }
 }
+
+/**
+ * The inference mode (src/run/inference-mode.ts): `describeFirst: true` in a recipe's eval block,
+ * `--describe-first` on the eval command. CHAIR is asked plainly: its prompt is itself the
+ * description request.
+ */
+export const describeFirstMode = defineInferenceMode({
+  name: "describe-first",
+  description: "STIC's describe-and-respond: the model describes the image, then answers with the description prefixed",
+  options: z.object({
+    describePromptSet: PromptSetIdSchema.default("sceneworld").describe(
+      "the STIC prompt set whose describe prompt describeFirst uses (sceneworld: the embedded models)",
+    ),
+    describeMaxTokens: z
+      .number()
+      .int()
+      .min(1)
+      .default(128)
+      .describe("longest description in describeFirst (128 fits the embedded models'; the code's 1024)"),
+  }),
+  flags: { describePromptSet: "--describe-prompts" },
+  plainBenches: ["chair"],
+  wrap: (model, options) =>
+    new DescribeThenAnswer(model, {
+      prompt: sticPromptSet(options.describePromptSet).describe,
+      maxTokens: options.describeMaxTokens,
+    }),
+});

@@ -23,6 +23,7 @@
 // scene". Eight inducers: the four description prompts at two temperatures (1.5 and 2.0, top-k
 // 5). These values are a reasoned starting point, not yet measured on the trained base (tune
 // with CHAIR on the rejected answers); a recipe may pass any other set.
+import { z } from "zod";
 
 /** Sampling that replaces the pass's temperature/top-p/top-k for one inducer. */
 export interface InducerSampling {
@@ -121,6 +122,9 @@ export const STIC_PROMPT_SETS: Readonly<Record<string, SticPromptSet>> = {
   paper: PAPER_PROMPTS,
   sceneworld: SCENEWORLD_PROMPTS,
 };
+
+/** A recipe field naming a prompt set (each use adds its default and help). */
+export const PromptSetIdSchema = z.enum(Object.keys(STIC_PROMPT_SETS) as [string, ...string[]]);
 
 /** A prompt set by id; an unknown id names the known ones. */
 export function sticPromptSet(id: string): SticPromptSet {

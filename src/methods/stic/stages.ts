@@ -12,77 +12,22 @@
 // drops with reasons), resumable item by item, then trains (resumable from checkpoints).
 import { join } from "node:path";
 import { z } from "zod";
-import type { VisionLanguageModel } from "../../backends/types.js";
-import { createDataset, type RecordOfKind, RecordWriter } from "../../data/dataset.js";
-import type { ImageStore } from "../../data/image-store.js";
 import { worldVocabulary } from "../../eval/world-benches.js";
-import type { ChatImage } from "../../images/chat-image.js";
-import { defineStageKind, registerStageKind, type StageContext } from "../../run/stage-kind.js";
+import { defineStageKind } from "../../run/stage-kind.js";
 import { DpoOptionsSchema } from "../../train/dpo.js";
-import { type ChunkOutcome, generateInChunks } from "../common/chunked-records.js";
 import { fineTune, LoraSchema, TrainSchema } from "../common/fine-tune.js";
+import { GenerationSchema } from "../common/generation.js";
+import { makeRecords, openStageData, storeImage } from "../common/stage-data.js";
 import { instructionQuestions, poolItems } from "../common/world-items.js";
 import { describeImages, infusedRecords } from "./infused.js";
 import { writeOracleFiltered } from "./oracle-filter.js";
 import { sticPairs } from "./preferences.js";
-import { STIC_PROMPT_SETS, sticPromptSet } from "./prompts.js";
+import { PromptSetIdSchema, sticPromptSet } from "./prompts.js";
 import { SelfCheckSchema, writeSelfChecked } from "./self-check.js";
 
-const promptSetId = z
-  .enum(Object.keys(STIC_PROMPT_SETS) as [string, ...string[]])
-  .default("sceneworld")
-  .describe("sceneworld: prompts the embedded models know; paper: for instruction-following models");
-
-const GenerationSchema = z
-  .object({
-    temperature: z.number().min(0).default(0.2).describe("the released code's 0.2"),
-    maxTokens: z.number().int().min(1).default(128),
-    chunkSize: z.number().int().min(1).default(32).describe("items per backend call (and per durable write)"),
-  })
-  .strict();
-
-const storeImage = (store: ImageStore) => (image: ChatImage) => store.put(image.bytes, image.mimeType);
-
-function openData(ctx: StageContext, file: string) {
-  const root = join(ctx.stageDir, "data");
-  const store = createDataset(root);
-  return { root, store, recordsPath: join(root, file), dropsPath: join(root, "drops.jsonl") };
-}
-
-/**
- * Makes the stage's records with the stage's input model, resumably (generateInChunks), with a
- * progress bar; returns the counts stored as the step's result.
- */
-async function makeRecords<I extends { id: string }, K extends "sft" | "preference">(
-  ctx: StageContext,
-  data: ReturnType<typeof openData>,
-  options: {
-    kind: K;
-    label: string;
-    items: I[];
-    chunkSize: number;
-    make(backend: VisionLanguageModel, chunk: I[]): Promise<ChunkOutcome<RecordOfKind<K>>>;
-  },
-) {
-  const backend = await ctx.openModel(ctx.inputModel);
-  const writer = RecordWriter.open(data.recordsPath, options.kind, { root: data.root });
-  const bar = ctx.progress(`${ctx.name} ${options.label}`, options.items.length);
-  try {
-    return await generateInChunks({
-      items: options.items,
-      chunkSize: options.chunkSize,
-      writer,
-      dropsPath: data.dropsPath,
-      signal: ctx.signal,
-      onProgress: (done) => bar.update(done),
-      make: (chunk) => options.make(backend, chunk),
-    });
-  } finally {
-    bar.done();
-    writer.close();
-    await backend.close();
-  }
-}
+const promptSetId = PromptSetIdSchema.default("sceneworld").describe(
+  "sceneworld: prompts the embedded models know; paper: for instruction-following models",
+);
 
 export const sticPreferences = defineStageKind({
   type: "stic-preferences",
@@ -117,7 +62,7 @@ export const sticPreferences = defineStageKind({
   async run(ctx, config) {
     if (config.oracleFilter && config.selfCheck !== false)
       throw new Error(`${ctx.name}: oracleFilter and selfCheck are two filters of the same pairs; choose one`);
-    const data = openData(ctx, "pairs.jsonl");
+    const data = openStageData(ctx, "pairs.jsonl");
     const pairs = await ctx.step("pairs", () =>
       makeRecords(ctx, data, {
         kind: "preference",
@@ -207,7 +152,7 @@ export const sticInfusedSft = defineStageKind({
   }),
   needsSplits: () => ["instruction"],
   async run(ctx, config) {
-    const data = openData(ctx, "infused.jsonl");
+    const data = openStageData(ctx, "infused.jsonl");
     const sampling = { temperature: config.generation.temperature, max_tokens: config.generation.maxTokens };
     const made = await ctx.step("records", () =>
       makeRecords(ctx, data, {
@@ -250,9 +195,3 @@ export const sticInfusedSft = defineStageKind({
     return { model: out, evaluate: true };
   },
 });
-
-/** Makes the STIC stage types known to recipes. */
-export function registerSticStageKinds(): void {
-  registerStageKind(sticPreferences);
-  registerStageKind(sticInfusedSft);
-}

@@ -6,11 +6,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parse as parseYaml } from "yaml";
-import { registerSticStageKinds } from "../../../src/methods/stic/stages.js";
+import { registerBuiltinMethods } from "../../../src/methods/index.js";
 import { loadRecipe } from "../../../src/run/recipe.js";
 import { loadWorldConfig } from "../../../src/world/config.js";
 
-registerSticStageKinds();
+registerBuiltinMethods();
 const root = join(import.meta.dirname, "../../..");
 const path = join(root, "recipes/stic.yaml");
 const profiles = Object.keys((parseYaml(readFileSync(path, "utf8")) as { profiles: object }).profiles);

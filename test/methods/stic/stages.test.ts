@@ -15,10 +15,10 @@ import { readRecords } from "../../../src/data/dataset.js";
 import type { PreferenceRecord, SftRecord } from "../../../src/data/records.js";
 import { setNumThreads } from "../../../src/engine/index.js";
 import { poolItems } from "../../../src/methods/common/world-items.js";
+import { registerBuiltinMethods } from "../../../src/methods/index.js";
 import { describeImages } from "../../../src/methods/stic/infused.js";
 import { sticPairs } from "../../../src/methods/stic/preferences.js";
 import { SCENEWORLD_PROMPTS } from "../../../src/methods/stic/prompts.js";
-import { registerSticStageKinds } from "../../../src/methods/stic/stages.js";
 import { loadVLM } from "../../../src/models/vlm-io.js";
 import { stageSeed } from "../../../src/run/recipe.js";
 import { type Report, runRecipe } from "../../../src/run/runner.js";
@@ -26,7 +26,7 @@ import { readMetrics } from "../../../src/train/metrics.js";
 import { quietDeps, saveTinyWorldVLM, writeSticRecipe, writeWorldConfig } from "./stage-fixtures.js";
 
 setNumThreads(1);
-registerSticStageKinds();
+registerBuiltinMethods();
 
 const repo = fileURLToPath(new URL("../../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "stic-stages-"));
