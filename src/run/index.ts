@@ -1,8 +1,17 @@
 // Runs: recipes (validated config with profiles), stage kinds, resumable stages and steps, run
-// folders with manifests and reports. Methods register their stage kinds; the CLI calls runRecipe.
+// folders with manifests and reports. Methods register their stage kinds and inference modes; the
+// CLI calls runRecipe.
 export { hashFiles, readJsonIfExists, sha256File, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from "./atomic.js";
 export { runStep } from "./context.js";
 export { evaluateRound, type LoadBench } from "./eval.js";
+export {
+  defineInferenceMode,
+  type InferenceMode,
+  inferenceModes,
+  registerInferenceMode,
+  type SelectedMode,
+  selectedMode,
+} from "./inference-mode.js";
 export { ConfigChangedError, type Manifest } from "./manifest.js";
 export {
   formatDuration,
@@ -17,6 +26,7 @@ export {
   BASE_ROUND,
   defaultRunDir,
   type EvalConfig,
+  evalConfigSchema,
   loadRecipe,
   type Recipe,
   RecipeError,

@@ -46,7 +46,7 @@ const EvalFields = {
 };
 
 /** The eval block's schema over the inference modes registered now. */
-export function evalConfigSchema() {
+export function evalConfigSchema(): z.ZodType<EvalConfig> {
   const modes = modeFields();
   for (const field of Object.keys(modes)) {
     if (field in EvalFields) throw new Error(`an inference mode's field '${field}' is an eval field already`);
@@ -216,7 +216,7 @@ export function resolveRecipe(doc: unknown, source: string, options: ResolveOpti
     threads: r.threads,
     world: r.world,
     model: r.model,
-    eval: r.eval as EvalConfig,
+    eval: r.eval,
     stages: r.stages as StageConfig[],
   };
 }
