@@ -29,7 +29,7 @@ import {
   Throughput,
   trainerConfig,
 } from "./common.js";
-import { shipDir, trainInfo } from "./ship.js";
+import { finishStage, trainInfo } from "./ship.js";
 import { lengthGroupedBatches, worldVlmConfig } from "./vlm.js";
 
 const isDecoderKey = (name: string) => !name.startsWith("vision.") && !name.startsWith("projector.");
@@ -89,14 +89,7 @@ export async function trainLanguage(run: Run): Promise<PretrainResult> {
     };
     const info = trainInfo(run, { seed, from: null, model: model.config, params: model.baseParameters(), tc, data });
     info.vocabSize = tokenizer.vocabSize;
-    if (!result.stopped) {
-      shipDir(
-        run,
-        (dir) => saveVLM(dir, model, tokenizer, { stage: "language", world_config_hash: world.configHash }),
-        info,
-      );
-    }
-    return { out: run.out, workDir: run.workDir, steps: result.step, stopped: result.stopped, info };
+    return finishStage(run, result, info, (dir, metadata) => saveVLM(dir, model, tokenizer, metadata));
   } finally {
     trainer.dispose();
     model.dispose();

@@ -25,7 +25,7 @@ import {
   Throughput,
   trainerConfig,
 } from "./common.js";
-import { shipDir, trainInfo } from "./ship.js";
+import { finishStage, trainInfo } from "./ship.js";
 
 interface Pair {
   image: Uint8Array;
@@ -135,14 +135,7 @@ export async function trainScorer(run: Run): Promise<PretrainResult> {
     const info = trainInfo(run, { seed, from: null, model: model.config, params: model.parameters(), tc, data });
     info.vocabSize = tokenizer.vocabSize;
     info.vision = { from: run.visionFrom ?? null, frozen: false };
-    if (!result.stopped) {
-      shipDir(
-        run,
-        (dir) => saveClip(dir, model, tokenizer, { stage: "scorer", world_config_hash: world.configHash }),
-        info,
-      );
-    }
-    return { out: run.out, workDir: run.workDir, steps: result.step, stopped: result.stopped, info };
+    return finishStage(run, result, info, (dir, metadata) => saveClip(dir, model, tokenizer, metadata));
   } finally {
     trainer.dispose();
     model.dispose();

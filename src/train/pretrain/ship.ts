@@ -10,7 +10,14 @@ import type { VLMConfig } from "../../models/vlm.js";
 import { writeDirAtomicSync } from "../../util/atomic-dir.js";
 import { readMetrics } from "../metrics.js";
 import { WorldDataError } from "../world-data.js";
-import { countParams, duration, type Run, type StageTrainConfig, type TrainInfo } from "./common.js";
+import {
+  countParams,
+  duration,
+  type PretrainResult,
+  type Run,
+  type StageTrainConfig,
+  type TrainInfo,
+} from "./common.js";
 
 const FINAL_LOSS_STEPS = 100;
 const SHIPPED_FILES = new Set([
@@ -104,8 +111,26 @@ export function checkShippedDir(out: string): void {
   }
 }
 
-/** Writes the model, train-info.json and metrics.jsonl into a temporary directory, then swaps it into `out`. */
-export function shipDir(run: Run, saveModel: (dir: string) => void, info: TrainInfo): void {
+/** What a stage's model saver writes into the model's metadata. */
+export type ShipMetadata = { stage: string; world_config_hash: string };
+
+/**
+ * A stage's end: when training ran to its last step, writes the model (with the stage and world
+ * in its metadata), train-info.json and metrics.jsonl into a temporary directory and swaps it
+ * into `out`; a stopped run ships nothing. Returns the stage's result either way.
+ */
+export function finishStage(
+  run: Run,
+  result: { step: number; stopped: boolean },
+  info: TrainInfo,
+  saveModel: (dir: string, metadata: ShipMetadata) => void,
+): PretrainResult {
+  if (!result.stopped)
+    shipDir(run, (dir) => saveModel(dir, { stage: run.stage, world_config_hash: run.world.configHash }), info);
+  return { out: run.out, workDir: run.workDir, steps: result.step, stopped: result.stopped, info };
+}
+
+function shipDir(run: Run, saveModel: (dir: string) => void, info: TrainInfo): void {
   writeDirAtomicSync(run.out, (tmp) => {
     saveModel(tmp);
     writeFileSync(join(tmp, "train-info.json"), `${JSON.stringify(info, null, 2)}\n`);

@@ -19,7 +19,7 @@ import {
   Throughput,
   trainerConfig,
 } from "./common.js";
-import { shipDir, trainInfo } from "./ship.js";
+import { finishStage, trainInfo } from "./ship.js";
 import { worldVlmConfig } from "./vlm.js";
 
 interface TaggerBatch {
@@ -91,10 +91,7 @@ export async function trainVision(run: Run): Promise<PretrainResult> {
           .join(", ")}`,
       );
     }
-    if (!result.stopped) {
-      shipDir(run, (dir) => saveTagger(dir, model, { stage: "vision", world_config_hash: world.configHash }), info);
-    }
-    return { out: run.out, workDir: run.workDir, steps: result.step, stopped: result.stopped, info };
+    return finishStage(run, result, info, (dir, metadata) => saveTagger(dir, model, metadata));
   } finally {
     trainer.dispose();
     model.dispose();

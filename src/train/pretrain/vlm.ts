@@ -37,7 +37,7 @@ import {
   Throughput,
   trainerConfig,
 } from "./common.js";
-import { readTrainInfo, shipDir, trainInfo } from "./ship.js";
+import { finishStage, readTrainInfo, trainInfo } from "./ship.js";
 
 /** The default VLM at the world's image size (8x8 patches at 64x64: 64 image tokens), with overrides. */
 export function worldVlmConfig(
@@ -100,14 +100,7 @@ export async function trainVlmStage(run: Run): Promise<PretrainResult> {
     const info = trainInfo(run, { seed, from, model: model.config, params: model.baseParameters(), tc, data });
     info.vocabSize = tokenizer.vocabSize;
     info.vision = { from: run.visionFrom ?? null, frozen: model.visionFrozen };
-    if (!result.stopped) {
-      shipDir(
-        run,
-        (dir) => saveVLM(dir, model, tokenizer, { stage: run.stage, world_config_hash: world.configHash }),
-        info,
-      );
-    }
-    return { out: run.out, workDir: run.workDir, steps: result.step, stopped: result.stopped, info };
+    return finishStage(run, result, info, (dir, metadata) => saveVLM(dir, model, tokenizer, metadata));
   } finally {
     trainer.dispose();
     model.dispose();
