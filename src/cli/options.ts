@@ -38,3 +38,12 @@ export function probability(value: string): number {
   }
   return n;
 }
+
+/** A comma-separated list of lower-case head names; `none` is the empty list. */
+export function headList(value: string): string[] {
+  if (value.trim() === "none") return [];
+  const names = value.split(",").map((s) => s.trim());
+  const bad = names.find((n) => !/^[a-z][a-z0-9_]*$/.test(n));
+  if (bad !== undefined) throw new InvalidArgumentError(`expected head names like thing,color or none, got '${value}'`);
+  return names;
+}

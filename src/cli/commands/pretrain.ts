@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { STAGES, type Stage } from "../../train/pretrain/stages.js";
 import { DEFAULT_CORPUS } from "../../world/corpus.js";
-import { nonNegativeInt, positiveInt, positiveNumber, probability } from "../options.js";
+import { headList, nonNegativeInt, positiveInt, positiveNumber, probability } from "../options.js";
 
 /** A JSON file of model-config overrides (a partial VLMConfig for aligned, ClipConfig for scorer). */
 function readModelConfig(path: string): Record<string, unknown> {
@@ -27,6 +27,7 @@ interface PretrainFlags {
   workDir?: string;
   from?: string;
   visionFrom?: string;
+  readout?: string[];
   trainVision?: boolean;
   steps?: number;
   batchSize?: number;
@@ -87,6 +88,13 @@ export function registerPretrain(program: Command): void {
     if (stage === "aligned" || stage === "scorer") {
       cmd.option("--vision-from <dir>", "start the image tower from a `pretrain vision` model (e.g. assets/vision)");
     }
+    if (stage === "aligned") {
+      cmd.option(
+        "--readout <heads>",
+        "the --vision-from tagger's per-patch heads whose class probabilities the projector reads beside the tower's features, comma-separated (default: all; `none`: the features alone)",
+        headList,
+      );
+    }
     if (stage === "aligned" || stage === "base") {
       cmd.option("--train-vision", "train the image tower too (default: frozen when it came from --vision-from)");
     }
@@ -127,6 +135,7 @@ async function runPretrain(stage: Stage, flags: PretrainFlags): Promise<void> {
       workDir: flags.workDir,
       from: flags.from,
       visionFrom: flags.visionFrom,
+      readout: flags.readout,
       trainVision: flags.trainVision === true,
       steps: flags.steps,
       batchSize: flags.batchSize,

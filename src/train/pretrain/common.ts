@@ -61,6 +61,11 @@ export interface PretrainOptions {
   corpus?: Partial<Pick<CorpusOptions, "scenes" | "creatures" | "partnerRate">>;
   /** aligned and scorer: a vision-stage model whose tower they start from. */
   visionFrom?: string;
+  /**
+   * aligned: the --vision-from tagger's per-patch heads the projector reads beside the tower's
+   * features (VLMConfig.readout); default all of them, [] for the features alone.
+   */
+  readout?: string[];
   /** aligned and base: train the vision tower too (default: frozen when it came pretrained). */
   trainVision?: boolean;
   steps?: number;

@@ -5,10 +5,11 @@
 // batches): a description (~250 tokens) no longer pads a batch of questions (~95 tokens) to
 // its length. The groups are fixed per run (the trainer shuffles their order every epoch), so
 // the trainer sees one group as one dataset item (its batchSize is 1).
-import { loadVisionTowerInto } from "../../models/tagger-io.js";
+import { loadVisionTowerInto, taggerReadoutHeads } from "../../models/tagger-io.js";
 import type { TrainBatch } from "../../models/trainable.js";
 import { DEFAULT_VLM_CONFIG, parseVLMConfig, VLM, type VLMConfig } from "../../models/vlm.js";
 import { loadVLM, saveVLM } from "../../models/vlm-io.js";
+import { withReadout } from "../../models/vlm-readout.js";
 import { readWorldSplit } from "../../world/read-split.js";
 import { collate } from "../collate.js";
 import { epochOrder } from "../data-order.js";
@@ -116,19 +117,28 @@ async function prepareVlm(run: Run, seed: number) {
   const { world, log } = run;
   if (run.stage === "aligned") {
     const examples = captionExamples(readWorldSplit(world.dir, "pretraining"), seed);
-    const { model, tokenizer, from } =
+    const readout = readoutOf(run);
+    const readoutConfig = Object.keys(readout).length > 0 ? { readout } : {};
+    let { model, tokenizer, from } =
       run.from === undefined
-        ? freshVlm(run, examples, seed)
+        ? freshVlm(run, examples, seed, readoutConfig)
         : loadChecked(run, run.from, examples, "pretraining captions");
     if (run.visionFrom !== undefined) {
       try {
-        loadVisionTowerInto(run.visionFrom, model.config.vision, model.parameters);
+        if (run.from !== undefined && readoutConfig.readout !== undefined) {
+          const plain = model;
+          model = withReadout(plain, readout);
+          plain.dispose();
+        }
+        loadVisionTowerInto(run.visionFrom, model.config.vision, model.parameters, readout);
       } catch (error) {
         model.dispose();
         throw error;
       }
       model.setVisionFrozen(!run.trainVision);
-      log(`[aligned] vision tower from ${run.visionFrom} (${model.visionFrozen ? "frozen" : "trained"})`);
+      const reads =
+        Object.keys(readout).length > 0 ? `, its projector reads heads ${Object.keys(readout).join(", ")}` : "";
+      log(`[aligned] vision tower from ${run.visionFrom} (${model.visionFrozen ? "frozen" : "trained"})${reads}`);
     }
     return { model, tokenizer, from, examples };
   }
@@ -144,11 +154,35 @@ async function prepareVlm(run: Run, seed: number) {
   return { model, tokenizer, from, examples };
 }
 
+/**
+ * The tagger heads the aligned model's projector reads: run.readout's (checked against the
+ * tagger), else every per-patch single-label head of --vision-from; none without a tagger.
+ */
+function readoutOf(run: Run): Record<string, number> {
+  if (run.visionFrom === undefined) {
+    if (run.readout !== undefined && run.readout.length > 0)
+      throw new WorldDataError("--readout reads heads of the --vision-from tagger: give --vision-from");
+    return {};
+  }
+  const available = taggerReadoutHeads(run.visionFrom);
+  if (run.readout === undefined) return available;
+  const out: Record<string, number> = {};
+  for (const name of run.readout) {
+    if (available[name] === undefined) {
+      throw new WorldDataError(
+        `--readout ${name}: ${run.visionFrom} has no such per-patch head (it has ${Object.keys(available).join(", ")})`,
+      );
+    }
+    out[name] = available[name];
+  }
+  return out;
+}
+
 /** A new VLM at the world's image size, with a tokenizer over the captions and instruction texts. */
-function freshVlm(run: Run, examples: readonly WorldExample[], seed: number) {
+function freshVlm(run: Run, examples: readonly WorldExample[], seed: number, extra: Record<string, unknown>) {
   const { world, log } = run;
   const tokenizer = buildWorldTokenizer(world.config, [...exampleTexts(examples), ...instructionTexts(world, seed)]);
-  const config = worldVlmConfig(world.config.image.width, tokenizer.vocabSize, run.modelConfig);
+  const config = worldVlmConfig(world.config.image.width, tokenizer.vocabSize, { ...extra, ...run.modelConfig });
   if (world.config.image.width !== world.config.image.height) {
     log(`[aligned] the world's images are ${world.config.image.width}x${world.config.image.height}: resized to square`);
   }
