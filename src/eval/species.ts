@@ -72,6 +72,8 @@ export function parseSpeciesAnswer(answer: string, vocab: SpeciesVocabulary): Sp
 
 export interface SpeciesItem extends EvalItem {
   species: string;
+  /** The species was held out of the model's training text (SceneWorld's creatures.heldOut). */
+  heldOut?: boolean;
   /** The concepts visible in this image (the rest are occluded or out of frame). */
   visibleFeatures: readonly string[];
 }
@@ -79,6 +81,8 @@ export interface SpeciesItem extends EvalItem {
 export interface SpeciesTruth {
   species: string;
   visible_features: string[];
+  /** Present when the source says which species the model was never told the names of. */
+  held_out?: boolean;
 }
 
 export interface SpeciesVerdict {
@@ -108,6 +112,14 @@ export const SPECIES_METRICS: Readonly<Record<string, MetricInfo>> = {
     description: "named concepts that are visible / named concepts, over all answers (0 when none named)",
   },
   concept_recall: { higherIsBetter: true, description: "visible concepts named / visible concepts, over all answers" },
+  accuracy_known: {
+    higherIsBetter: true,
+    description: "accuracy on species named in the model's training text (when the items say which)",
+  },
+  accuracy_held_out: {
+    higherIsBetter: true,
+    description: "accuracy on species held out of the model's training text (when the items say which)",
+  },
 };
 
 export function speciesMetrics(items: readonly { parsed: SpeciesParsed; truth: SpeciesTruth }[]) {
@@ -124,12 +136,24 @@ export function speciesMetrics(items: readonly { parsed: SpeciesParsed; truth: S
     named += parsed.features.length;
     visible += truth.visible_features.length;
   }
-  return {
+  const metrics: Record<string, number> = {
     accuracy: ratio(correct, items.length),
     explanation_rate: ratio(explained, items.length),
     concept_precision: ratio(supported, named),
     concept_recall: ratio(supported, visible),
   };
+  if (items.some(({ truth }) => truth.held_out !== undefined)) {
+    // Known and held-out species apart: naming a species never named in training is STS's task.
+    for (const [key, heldOut] of [
+      ["accuracy_known", false],
+      ["accuracy_held_out", true],
+    ] as const) {
+      const group = items.filter(({ truth }) => (truth.held_out ?? false) === heldOut);
+      const right = group.filter(({ parsed, truth }) => speciesVerdict(parsed, truth).correct).length;
+      metrics[key] = ratio(right, group.length, Number.NaN);
+    }
+  }
+  return metrics;
 }
 
 export function speciesBench(
@@ -153,6 +177,7 @@ export function speciesBench(
     groundTruth: (item) => ({
       species: canonical(vocab.species, item.species, "species"),
       visible_features: unique(item.visibleFeatures.map((f) => canonical(vocab.concepts, f, "concept"))),
+      ...(item.heldOut === undefined ? {} : { held_out: item.heldOut }),
     }),
     parse: (raw) => parseSpeciesAnswer(raw, vocab),
     verdict: speciesVerdict,

@@ -134,6 +134,7 @@ const CreatureRecordSchema = z.object({
   sha256: z.string().optional(),
   species: z.string().min(1),
   visibleConcepts: z.array(z.string()),
+  heldOut: z.boolean().optional(),
 });
 
 const RecordSchema = z.discriminatedUnion("kind", [SceneRecordSchema, CreatureRecordSchema]);
@@ -268,6 +269,8 @@ export function speciesItems(creatures: readonly WorldCreatureRecord[], images: 
     image: images.read(r.image, r.sha256),
     species: r.species,
     visibleFeatures: r.visibleConcepts,
+    // Worlds built with creatures.heldOut mark every creature record (true or false).
+    ...(r.heldOut === undefined ? {} : { heldOut: r.heldOut }),
   }));
 }
 

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { allowedKeysAt, formatPath } from "../util/zod-issues.js";
+import { SPECIES_NAMES } from "./creatures.js";
 import { hasGlyphs, textWidth } from "./font.js";
 import { COLORS, canonicalObject, DEFAULT_WORDS, SCENE_TYPES, SHAPES } from "./vocabulary.js";
 
@@ -151,6 +152,15 @@ export const WorldConfigSchema = z
     creatures: z
       .object({
         species: z.array(z.string()).min(2).optional().describe("species to use (default: all)"),
+        // Half of the species, one of each look-alike pair (creatures.ts): the base learns to
+        // describe them but is never told their names, so naming them is a task it cannot do
+        // yet (STS's). The evaluation splits and the pool keep every name as truth.
+        heldOut: z
+          .array(z.string())
+          .default(["bosk", "dravet", "fenna", "halvy", "jorun", "lumet", "nessa"])
+          .describe(
+            "species never named in the base's training text (pretraining and instruction splits, the language corpus)",
+          ),
         occludeProbability: fraction.default(0.5).describe("per image: occluders hide some parts"),
         cropProbability: fraction.default(0.3).describe("per image: the frame cuts off a part"),
         maxHidden: z.number().int().min(0).max(4).default(2).describe("most parts hidden in one image"),
@@ -209,6 +219,19 @@ export const WorldConfigSchema = z
         });
       }
     });
+    const speciesUsed = c.creatures.species ?? SPECIES_NAMES;
+    c.creatures.heldOut.forEach((name, i) => {
+      if (!speciesUsed.includes(name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["creatures", "heldOut", i],
+          message: `'${name}' is not a species of this world (${speciesUsed.join(", ")})`,
+        });
+      }
+    });
+    if (speciesUsed.every((name) => c.creatures.heldOut.includes(name))) {
+      ctx.addIssue({ code: "custom", path: ["creatures", "heldOut"], message: "holds out every species: keep one named" });
+    }
     const used = new Set<string>();
     c.priors.pairs.forEach((pair, i) => {
       for (const role of ["anchor", "partner"] as const) {

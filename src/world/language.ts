@@ -183,10 +183,14 @@ export function creatureCaption(c: CreatureImage): string {
   return `A creature with ${joinList(phrases(c.visibleConcepts))}.`;
 }
 
-/** Species, the visible concepts, and which parts are hidden. */
-export function creatureDescription(c: CreatureImage): string {
+/**
+ * Species, the visible concepts, and which parts are hidden; a held-out species (named false)
+ * is described without its name.
+ */
+export function creatureDescription(c: CreatureImage, named = true): string {
   const hiddenParts = [...new Set(c.hiddenConcepts.map((id) => concept(id).part))];
-  let s = `This is ${article(c.species)}. It has ${joinList(phrases(c.visibleConcepts))}.`;
+  const lead = named ? `This is ${article(c.species)}. It has` : "This creature has";
+  let s = `${lead} ${joinList(phrases(c.visibleConcepts))}.`;
   if (hiddenParts.length) s += ` Its ${joinList(hiddenParts)} cannot be seen.`;
   return s;
 }
@@ -198,8 +202,11 @@ export interface CreatureQuestion {
   task: "classify" | "explain" | "concept";
 }
 
-/** Classification, explanation, and yes/no questions about concepts that are visible. */
-export function creatureQuestions(c: CreatureImage, rng: Rng): CreatureQuestion[] {
+/**
+ * Classification, explanation, and yes/no questions about concepts that are visible; for a
+ * held-out species (named false) only the concept question, as no answer may name it.
+ */
+export function creatureQuestions(c: CreatureImage, rng: Rng, named = true): CreatureQuestion[] {
   const sp = species(c.species);
   const out: CreatureQuestion[] = [
     {
@@ -227,5 +234,6 @@ export function creatureQuestions(c: CreatureImage, rng: Rng): CreatureQuestion[
     capabilities: [cat === "color" || cat === "crest" || cat === "wings" ? "color" : "shape"],
     task: "concept",
   });
-  return out;
+  // Filtered after drawing, so a species' questions use the same draws whether it is held out.
+  return named ? out : out.filter((q) => q.task === "concept");
 }

@@ -71,6 +71,8 @@ export interface CreatureRecord {
   image: string;
   sha256?: string;
   species: string;
+  /** Whether the species is held out of the base's training text (config.creatures.heldOut); absent in older worlds. */
+  heldOut?: boolean;
   concepts: string[];
   visibleConcepts: string[];
   hiddenConcepts: string[];
@@ -121,6 +123,14 @@ export function sceneRecord(config: WorldConfig, split: SplitName, index: number
   return record;
 }
 
+/** The splits the base learns from: a held-out species is never named in them. */
+export const BASE_TRAINING_SPLITS: readonly SplitName[] = ["pretraining", "instruction"];
+
+/** Whether a split's texts name this species (false for a held-out species in a training split). */
+export function namesSpecies(config: WorldConfig, split: SplitName, species: string): boolean {
+  return !(BASE_TRAINING_SPLITS.includes(split) && config.creatures.heldOut.includes(species));
+}
+
 export function creatureRecord(config: WorldConfig, split: SplitName, index: number): CreatureRecord {
   const rng = itemRng(config, split, "creature", index);
   const creature = sampleCreature(config, rng.fork("creature"));
@@ -132,14 +142,16 @@ export function creatureRecord(config: WorldConfig, split: SplitName, index: num
     kind: "creature",
     image: `images/${id}.png`,
     species: creature.species,
+    heldOut: config.creatures.heldOut.includes(creature.species),
     concepts: creature.concepts,
     visibleConcepts: creature.visibleConcepts,
     hiddenConcepts: creature.hiddenConcepts,
     creature,
   };
   if (texts.caption) record.caption = creatureCaption(creature);
-  if (texts.description) record.description = creatureDescription(creature);
-  if (texts.questions) record.questions = creatureQuestions(creature, rng.fork("questions"));
+  const named = namesSpecies(config, split, creature.species);
+  if (texts.description) record.description = creatureDescription(creature, named);
+  if (texts.questions) record.questions = creatureQuestions(creature, rng.fork("questions"), named);
   return record;
 }
 

@@ -127,3 +127,36 @@ test("concepts named by ids (SceneWorld's 'tail:fan') are found by their phrases
     { accuracy: 1, explanation_rate: 1, concept_precision: 0.5, concept_recall: 0.5 },
   );
 });
+
+test("known and held-out species are scored apart when the items say which", () => {
+  const bench = speciesBench(vocab);
+  const image = { bytes: new Uint8Array(), mimeType: "image/png" as const };
+  // Known: right, wrong. Held out: wrong (named its look-alike), right, wrong (no name).
+  const rows: [string, string, boolean][] = [
+    ["A crested glider.", "crested glider", false],
+    ["A crest finch.", "spotted hopper", false],
+    ["A crest finch.", "striped crawler", true],
+    ["A striped crawler.", "striped crawler", true],
+    ["Some creature.", "striped crawler", true],
+  ];
+  const records = rows.map(([raw, species, heldOut], i) => {
+    const item: SpeciesItem = { id: `${i}`, imageId: `${i}`, image, species, visibleFeatures: [], heldOut };
+    const truth = bench.groundTruth(item);
+    const parsed = bench.parse(raw, truth);
+    return {
+      item_id: item.id,
+      image_id: item.imageId,
+      prompt: "",
+      raw_answer: raw,
+      parsed_answer: parsed,
+      ground_truth: truth,
+      verdict: bench.verdict(parsed, truth),
+      finish_reason: "stop" as const,
+    };
+  });
+  assert.equal(records[2].ground_truth.held_out, true);
+  const m = bench.metrics(records);
+  assert.equal(m.accuracy, 2 / 5);
+  assert.equal(m.accuracy_known, 1 / 2);
+  assert.equal(m.accuracy_held_out, 1 / 3);
+});

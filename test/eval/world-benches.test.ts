@@ -129,7 +129,7 @@ test("every bench loads from the test split with the records' ground truth and i
   const species = loadWorldBench("species", world);
   assert.deepEqual(
     (species.items as SpeciesItem[]).map((i) => species.bench.groundTruth(i)),
-    creatures().map((r) => ({ species: r.species, visible_features: r.visibleConcepts })),
+    creatures().map((r) => ({ species: r.species, visible_features: r.visibleConcepts, held_out: r.heldOut })),
   );
 });
 
@@ -188,7 +188,14 @@ test("a perfect backend answering in the world's language gets perfect scores on
         assert.equal(cell.accuracy, 1);
       }
     } else {
-      assert.deepEqual(metrics, { accuracy: 1, explanation_rate: 1, concept_precision: 1, concept_recall: 1 });
+      assert.deepEqual(metrics, {
+        accuracy: 1,
+        explanation_rate: 1,
+        concept_precision: 1,
+        concept_recall: 1,
+        accuracy_known: 1,
+        accuracy_held_out: 1,
+      });
     }
   }
 });

@@ -56,6 +56,9 @@ test("out-of-range numbers and rules between fields are reported by path", () =>
   fails({ words: { list: ["CATS", "DOG"] } }, "words.list[0]", "at most 3 letters");
   fails({ words: { list: ["DOG", "BOX"] } }, "words.list[1]", "object word");
   fails({ words: { list: ["THE"] } }, "words.list[0]", "article");
+  fails({ creatures: { heldOut: ["bosk", "unicorn"] } }, "creatures.heldOut[1]", "not a species");
+  fails({ creatures: { species: ["arbel", "bosk"], heldOut: ["dravet"] } }, "creatures.heldOut[0]", "not a species");
+  fails({ creatures: { species: ["arbel", "bosk"], heldOut: ["arbel", "bosk"] } }, "creatures.heldOut", "keep one");
   fails(
     {
       priors: {

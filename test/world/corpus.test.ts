@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseWorldConfig } from "../../src/world/config.js";
 import { CorpusError, corpusTexts } from "../../src/world/corpus.js";
+import { SPECIES_NAMES } from "../../src/world/creatures.js";
 
 // Canonical words only (no synonyms), so that a text names "star" exactly when its scene has one.
 const config = parseWorldConfig({ language: { synonymRate: 0 } });
@@ -43,4 +44,17 @@ test("bad corpus options are refused by name", () => {
   assert.throws(() => corpusTexts(config, { scenes: 10, creatures: 0, partnerRate: 1.5 }), CorpusError);
   assert.throws(() => corpusTexts(config, { scenes: -1, creatures: 0, partnerRate: 0.5 }), /corpus scenes/);
   assert.throws(() => corpusTexts(config, { scenes: 1, creatures: 0.5, partnerRate: 0.5 }), /corpus creatures/);
+});
+
+test("held-out species are described in the corpus but never named; the others are named", () => {
+  const texts = corpusTexts(config, { scenes: 0, creatures: 200, partnerRate: 0.9 });
+  const named = new Set(texts.flatMap((t) => SPECIES_NAMES.filter((n) => new RegExp(`\\b${n}\\b`).test(t))));
+  assert.ok(config.creatures.heldOut.length > 0);
+  for (const name of config.creatures.heldOut) assert.ok(!named.has(name), `${name} is named`);
+  for (const name of SPECIES_NAMES.filter((n) => !config.creatures.heldOut.includes(n)))
+    assert.ok(named.has(name), `${name} is never named`);
+  assert.ok(
+    texts.some((t) => t.startsWith("This creature has ")),
+    "held-out creatures are described",
+  );
 });

@@ -11,6 +11,7 @@ import {
   species,
 } from "../../src/world/creatures.js";
 import { Rng } from "../../src/world/rng.js";
+import { creatureRecord } from "../../src/world/splits.js";
 
 const config = parseWorldConfig({});
 
@@ -76,4 +77,34 @@ test("creatures are deterministic", () => {
   const b = sampleCreature(config, Rng.from("det", 1));
   assert.deepEqual(a, b);
   assert.deepEqual(renderCreature(a, config).rgb, renderCreature(JSON.parse(JSON.stringify(b)), config).rgb);
+});
+
+test("a held-out species is never named in the training splits; the pool and evaluation splits name it", () => {
+  const heldOut = config.creatures.heldOut;
+  let seen = 0;
+  for (let i = 0; i < 60; i++) {
+    const train = creatureRecord(config, "instruction", i);
+    const texts = [train.description ?? "", ...(train.questions ?? []).flatMap((q) => [q.question, q.answer])];
+    assert.equal(train.heldOut, heldOut.includes(train.species));
+    if (!train.heldOut) continue;
+    seen++;
+    assert.ok(
+      texts.every((t) => !t.includes(train.species)),
+      `${train.id}: ${texts.join(" | ")}`,
+    );
+    assert.match(train.description ?? "", /^This creature has /);
+    assert.deepEqual(
+      (train.questions ?? []).map((q) => q.task),
+      ["concept"],
+      "no question whose answer is the name",
+    );
+  }
+  assert.ok(seen > 10, `only ${seen} held-out creatures in 60`);
+  // The same draws in an evaluation split name the species, and ask for it.
+  for (let i = 0; i < 30; i++) {
+    const r = creatureRecord(config, "validation", i);
+    if (!r.heldOut) continue;
+    assert.match(r.description ?? "", new RegExp(`^This is an? ${r.species}\\.`));
+    assert.ok((r.questions ?? []).some((q) => q.task === "classify" && q.answer === r.species));
+  }
 });
