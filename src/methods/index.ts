@@ -2,7 +2,9 @@
 // stages name) and inference modes (how evaluation may ask a model). The CLI calls this once at
 // start; tests that need the registrations call it too. Calling it again changes nothing.
 import { registerStic } from "./stic/index.js";
+import { registerSupervised } from "./supervised/index.js";
 
 export function registerBuiltinMethods(): void {
   registerStic();
+  registerSupervised();
 }

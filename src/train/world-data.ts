@@ -137,8 +137,11 @@ export function instructionExamples(records: readonly WorldRecord[], seed = 0): 
   return out;
 }
 
-/** The user turn of a question: as the world writes it, short-answer ones half the time with the suffix. */
-function questionPrompt(q: { question: string; task?: string }, rng: Rng): string {
+/**
+ * The user turn of a question: as the world writes it, short-answer ones half the time with the
+ * suffix. Also the supervised ceiling's (src/methods/supervised), which asks in the base's form.
+ */
+export function questionPrompt(q: { question: string; task?: string }, rng: Rng): string {
   if (q.task === "explain") {
     return IMAGE + (rng.int(0, 2) === 0 ? SPECIES_EXPLAIN_PROMPT : q.question);
   }

@@ -230,7 +230,11 @@ export const WorldConfigSchema = z
       }
     });
     if (speciesUsed.every((name) => c.creatures.heldOut.includes(name))) {
-      ctx.addIssue({ code: "custom", path: ["creatures", "heldOut"], message: "holds out every species: keep one named" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["creatures", "heldOut"],
+        message: "holds out every species: keep one named",
+      });
     }
     const used = new Set<string>();
     c.priors.pairs.forEach((pair, i) => {

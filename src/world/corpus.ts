@@ -57,7 +57,10 @@ export function corpusTexts(config: WorldConfig, options: CorpusOptions): string
   for (let i = 0; i < creatures; i++) {
     const rng = Rng.from("selfsynth-corpus", config.seed, seed, "creature", i);
     const creature = sampleCreature(config, rng.fork("creature"));
-    out.push(creatureCaption(creature), creatureDescription(creature, !config.creatures.heldOut.includes(creature.species)));
+    out.push(
+      creatureCaption(creature),
+      creatureDescription(creature, !config.creatures.heldOut.includes(creature.species)),
+    );
   }
   return out;
 }

@@ -42,6 +42,7 @@ export {
   type Atom,
   CAPABILITIES,
   type Capability,
+  isPlainExistence,
   type Program,
   programCapabilities,
   type Question,

@@ -164,3 +164,21 @@ export function programCapabilities(p: Program): Capability[] {
   }
   return CAPABILITIES.filter((c) => s.has(c));
 }
+
+/**
+ * Whether a program is a plain existence question: `exists` over objects named by one noun and
+ * nothing else ("Is there a star in the image?", "Can you see a heart?": POPE's question). The
+ * extra existence questions of a scene (language.ts, existenceQuestions) are all of this form,
+ * and so are the composer's k = 1 object_recognition `exists` questions (same program, same
+ * printer). Capabilities alone cannot tell them apart: "What is the object?" also
+ * needs only object_recognition (k = 1). Creature questions have no program and are never plain
+ * existence questions.
+ */
+export function isPlainExistence(p: Program): boolean {
+  return (
+    p.op === "exists" &&
+    p.filter.target === "object" &&
+    p.filter.atoms.length === 1 &&
+    p.filter.atoms[0].kind === "noun"
+  );
+}

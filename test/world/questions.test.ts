@@ -5,11 +5,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { capabilitySets, composeQuestion } from "../../src/world/compose.js";
 import { parseWorldConfig } from "../../src/world/config.js";
-import { questionSet } from "../../src/world/language.js";
-import { CAPABILITIES, type Program, type Question, type Ref } from "../../src/world/questions.js";
+import { existenceQuestions, questionSet } from "../../src/world/language.js";
+import { CAPABILITIES, isPlainExistence, type Program, type Question, type Ref } from "../../src/world/questions.js";
 import { Rng } from "../../src/world/rng.js";
 import { type Scene, sampleScene } from "../../src/world/scene.js";
 import { sceneRecord } from "../../src/world/splits.js";
+import { SHAPES } from "../../src/world/vocabulary.js";
 
 const config = parseWorldConfig({ words: { probability: 0.6 }, objects: { motionProbability: 0.4 } });
 const POSITIONS = ["top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"];
@@ -308,4 +309,44 @@ test("existence questions: half about present objects, half about absent ones, o
   }
   const none = parseWorldConfig({ language: { existenceQuestions: 0 } });
   assert.ok(sceneRecord(none, "instruction", 0).questions!.length <= none.language.questionsPerImage);
+});
+
+test("isPlainExistence: the extra existence questions and the composer's one-noun exists, nothing else", () => {
+  const config = parseWorldConfig({ language: { existenceQuestions: 0 } });
+  let composed = 0;
+  const others = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    const record = sceneRecord(config, "pool", i);
+    const extra = existenceQuestions(record.scene, new Rng(i), { count: 4, shapes: SHAPES, synonymRate: 0.15 });
+    for (const q of extra) assert.ok(isPlainExistence(q.program), q.question);
+    for (const q of [...record.questions!, ...extra]) {
+      const plain = isPlainExistence(q.program);
+      if (plain && !extra.includes(q)) composed++;
+      if (!plain && q.k === 1 && q.capabilities[0] === "object_recognition") others.add(q.question);
+      if (plain) {
+        assert.match(q.question, /^(Is there|Can you see|Does the image show) an? [a-z]+( in the image)?\?$/);
+        assert.deepEqual([q.k, q.capabilities], [1, ["object_recognition"]]);
+        assert.ok(q.answer === "yes" || q.answer === "no");
+      }
+    }
+  }
+  // The composer asks some (k = 1, object_recognition, the exists plan); its other questions with
+  // the same capabilities are not existence questions.
+  assert.ok(composed > 0, "some composed questions are plain existence questions");
+  assert.ok(others.size > 0 && [...others].every((q) => !/^(Is there|Can you see|Does the image show)/.test(q)));
+  const noun: Ref = { target: "object", atoms: [{ kind: "noun", shape: "star" }] };
+  assert.equal(isPlainExistence({ op: "exists", filter: noun }), true);
+  assert.equal(
+    isPlainExistence({
+      op: "exists",
+      filter: { target: "object", atoms: [...noun.atoms, { kind: "color", color: "red" }] },
+    }),
+    false,
+  );
+  assert.equal(
+    isPlainExistence({ op: "exists", filter: { target: "word", atoms: [{ kind: "text", text: "X" }] } }),
+    false,
+  );
+  assert.equal(isPlainExistence({ op: "count", filter: noun }), false);
+  assert.equal(isPlainExistence({ op: "query", attribute: "name", ref: { target: "object", atoms: [] } }), false);
 });

@@ -28,9 +28,10 @@ export function writeWorldConfig(path: string): string {
 
 /**
  * A random-weights VLM for 32x32 images (patch 8: 16 image tokens) on a tokenizer of the world's
- * vocabulary (worldVocabularyTexts with a small sweep: the full sweep takes seconds).
+ * vocabulary (worldVocabularyTexts with a small sweep: the full sweep takes seconds). Training on
+ * the world's own descriptions needs more than the default maxPositions.
  */
-export function saveTinyWorldVLM(dir: string, worldConfigPath: string, seed = 7): string {
+export function saveTinyWorldVLM(dir: string, worldConfigPath: string, seed = 7, maxPositions = 160): string {
   const config = loadWorldConfig(worldConfigPath);
   // The parameter's type is VOCABULARY_SWEEP's literal (`as const`) type: 1000 and 200 only.
   const sweep = { scenes: 60, creatures: 20 } as unknown as typeof VOCABULARY_SWEEP;
@@ -39,7 +40,7 @@ export function saveTinyWorldVLM(dir: string, worldConfigPath: string, seed = 7)
     {
       vision: { imageSize: 32, patchSize: 8, dim: 32, layers: 1, heads: 2, mlpDim: 64 },
       projectorHidden: 64,
-      decoder: { dim: 64, layers: 2, heads: 4, mlpDim: 128, maxPositions: 160, ropeBase: 10000 },
+      decoder: { dim: 64, layers: 2, heads: 4, mlpDim: 128, maxPositions, ropeBase: 10000 },
       vocabSize: tokenizer.vocabSize,
       imageTokenId: tokenizer.specialIds.image,
     },
