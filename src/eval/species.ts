@@ -3,7 +3,14 @@
 // visual feature, and concept precision and recall of the named features against the features
 // visible in the image (SceneWorld knows them exactly; the paper judges them with a model).
 import { ratio, SynonymTable, unique, wordTokens } from "./text.js";
-import { type BenchSpec, defaultSettings, type EvalItem, type EvalRecord, type MetricInfo } from "./types.js";
+import {
+  type BenchSpec,
+  defaultSettings,
+  type EvalItem,
+  type EvalRecord,
+  type MetricInfo,
+  sumCounts,
+} from "./types.js";
 
 export interface SpeciesVocabulary {
   /** Species names, each optionally with synonyms (first entry canonical). */
@@ -110,26 +117,32 @@ export const SPECIES_METRICS: Readonly<Record<string, MetricInfo>> = {
   concept_recall: { higherIsBetter: true, description: "visible concepts named / visible concepts, over all answers" },
 };
 
-export function speciesMetrics(items: readonly { parsed: SpeciesParsed; truth: SpeciesTruth }[]) {
-  let correct = 0;
-  let explained = 0;
-  let supported = 0;
-  let named = 0;
-  let visible = 0;
-  for (const { parsed, truth } of items) {
-    const v = speciesVerdict(parsed, truth);
-    if (v.correct) correct++;
-    if (v.explained) explained++;
-    supported += v.supported.length;
-    named += parsed.features.length;
-    visible += truth.visible_features.length;
-  }
+/** One answer's counts: the species metrics are ratios of their sums (speciesFromCounts). */
+export function speciesItemCounts({ parsed, truth }: { parsed: SpeciesParsed; truth: SpeciesTruth }) {
+  const v = speciesVerdict(parsed, truth);
   return {
-    accuracy: ratio(correct, items.length),
-    explanation_rate: ratio(explained, items.length),
-    concept_precision: ratio(supported, named),
-    concept_recall: ratio(supported, visible),
+    answers: 1,
+    correct: v.correct ? 1 : 0,
+    explained: v.explained ? 1 : 0,
+    supported: v.supported.length,
+    named: parsed.features.length,
+    visible: truth.visible_features.length,
   };
+}
+export type SpeciesCounts = ReturnType<typeof speciesItemCounts>;
+
+export function speciesFromCounts(counts: Readonly<Partial<SpeciesCounts>>) {
+  const c = (name: keyof SpeciesCounts) => counts[name] ?? 0;
+  return {
+    accuracy: ratio(c("correct"), c("answers")),
+    explanation_rate: ratio(c("explained"), c("answers")),
+    concept_precision: ratio(c("supported"), c("named")),
+    concept_recall: ratio(c("supported"), c("visible")),
+  };
+}
+
+export function speciesMetrics(items: readonly { parsed: SpeciesParsed; truth: SpeciesTruth }[]) {
+  return speciesFromCounts(sumCounts(items.map(speciesItemCounts)) as SpeciesCounts);
 }
 
 export function speciesBench(
@@ -156,6 +169,8 @@ export function speciesBench(
     }),
     parse: (raw) => parseSpeciesAnswer(raw, vocab),
     verdict: speciesVerdict,
+    itemCounts: (record) => speciesItemCounts({ parsed: record.parsed_answer, truth: record.ground_truth }),
+    fromCounts: speciesFromCounts,
     metrics: (records: readonly EvalRecord<SpeciesParsed, SpeciesTruth>[]) =>
       speciesMetrics(records.map((r) => ({ parsed: r.parsed_answer, truth: r.ground_truth }))),
   };
