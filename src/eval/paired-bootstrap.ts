@@ -80,28 +80,43 @@ export function pairedBootstrap(options: PairedBootstrapOptions): Record<string,
   }
   if (n === 0) throw new Error("pairedBootstrap: no items");
 
-  const weights = new Float64Array(n);
-  const totals = new Float64Array(names.length);
-  // The mean over runs of each metric's difference under the current weights.
+  // Every matrix side by side, one row per item: [run 0 treated | run 0 baseline | run 1 treated
+  // | ...], so that a drawn item adds one contiguous row to the column sums.
+  const k = names.length;
+  const width = 2 * runs.length * k;
+  const table = new Float64Array(n * width);
+  runs.forEach((run, r) => {
+    [run.treated, run.baseline].forEach((m, side) => {
+      const offset = (2 * r + side) * k;
+      for (let i = 0; i < n; i++) table.set(m.values.subarray(i * k, (i + 1) * k), i * width + offset);
+    });
+  });
+  const sums = new Float64Array(width);
+  const named = (offset: number): Counts => Object.fromEntries(names.map((name, c) => [name, sums[offset + c]]));
+  // The mean over runs of each metric's difference, from the column sums of the items drawn.
   const meanDiff = (): Record<string, number> => {
-    const sum: Record<string, number> = {};
-    for (const run of runs) {
-      const treated = statistic(weightedTotals(run.treated, weights, totals));
-      const baseline = statistic(weightedTotals(run.baseline, weights, totals));
+    const total: Record<string, number> = {};
+    runs.forEach((_, r) => {
+      const treated = statistic(named(2 * r * k));
+      const baseline = statistic(named((2 * r + 1) * k));
       for (const [metric, value] of Object.entries(treated)) {
-        sum[metric] = (sum[metric] ?? 0) + value - baseline[metric];
+        total[metric] = (total[metric] ?? 0) + value - baseline[metric];
       }
-    }
-    return Object.fromEntries(Object.entries(sum).map(([metric, s]) => [metric, s / runs.length]));
+    });
+    return Object.fromEntries(Object.entries(total).map(([metric, t]) => [metric, t / runs.length]));
   };
 
-  weights.fill(1);
+  for (let i = 0; i < n; i++) for (let c = 0; c < width; c++) sums[c] += table[i * width + c];
   const point = meanDiff();
   const samples = Object.fromEntries(Object.keys(point).map((metric) => [metric, new Float64Array(resamples)]));
   const rand = mulberry32(seed);
   for (let b = 0; b < resamples; b++) {
-    weights.fill(0);
-    for (let j = 0; j < n; j++) weights[Math.floor(rand() * n)]++;
+    // n draws of an item with replacement; an item drawn twice adds its row twice.
+    sums.fill(0);
+    for (let j = 0; j < n; j++) {
+      const row = Math.floor(rand() * n) * width;
+      for (let c = 0; c < width; c++) sums[c] += table[row + c];
+    }
     for (const [metric, value] of Object.entries(meanDiff())) samples[metric][b] = value;
   }
   const tail = (1 - INTERVAL_LEVEL) / 2;
@@ -111,22 +126,6 @@ export function pairedBootstrap(options: PairedBootstrapOptions): Record<string,
       return [metric, { diff, ci: [quantile(sorted, tail), quantile(sorted, 1 - tail)] }];
     }),
   );
-}
-
-/** Σ_i weight_i · row_i, as named counts (`scratch` holds the sums). */
-function weightedTotals(m: CountMatrix, weights: Float64Array, scratch: Float64Array): Counts {
-  const k = m.names.length;
-  scratch.fill(0);
-  for (let i = 0; i < m.items; i++) {
-    const w = weights[i];
-    if (w === 0) continue;
-    for (let c = 0; c < k; c++) scratch[c] += w * m.values[i * k + c];
-  }
-  const out: Counts = {};
-  m.names.forEach((name, c) => {
-    out[name] = scratch[c];
-  });
-  return out;
 }
 
 /** The p-quantile of sorted values, linear between order statistics (numpy's default, type 7). */
