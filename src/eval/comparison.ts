@@ -81,61 +81,69 @@ export function compareRounds(options: CompareOptions): Comparison {
   if (runs.length === 0) throw new ComparisonError("compare: no runs");
   const rounds = checkRounds(runs, baseline);
   const first = runs[0].rounds.find((r) => r.name === baseline)!;
-  const rows: ComparisonRow[] = [];
-  for (const benchName of Object.keys(first.benches)) {
-    const spec = options.bench(benchName);
-    const ids = itemIds(first.benches[benchName], `${runs[0].name}: round '${baseline}', bench '${benchName}'`);
-    const against = `${runs[0].name}'s round '${baseline}'`;
-    // counts[run][round]: one row per item, in the first run's baseline order.
-    const counts = runs.map((run) =>
-      rounds.map((round) => aligned(run, round, benchName, ids, against).map((r) => spec.itemCounts(r))),
-    );
-    const names = Object.keys(counts[0][0][0]);
-    const metricsOf = (items: readonly Counts[]) => spec.fromCounts(sumCounts(items));
-    const values = counts.map((byRound) => byRound.map(metricsOf));
-    const b = rounds.indexOf(baseline);
-    const intervals = rounds.map((round, j): Record<string, DiffInterval> | null =>
-      round === baseline
-        ? null
-        : pairedBootstrap({
-            runs: counts.map((byRound) => ({
-              baseline: countMatrix(byRound[b], names),
-              treated: countMatrix(byRound[j], names),
-            })),
-            statistic: spec.fromCounts,
-            resamples: options.resamples,
-            seed: options.seed,
-          }),
-    );
-    const ceiling =
-      options.ceiling === undefined
-        ? undefined
-        : ceilingMetrics(options.ceiling, benchName, ids, against, spec, metricsOf);
-    for (const metric of Object.keys(values[0][0])) {
-      const higherIsBetter = spec.metricInfo[metric]?.higherIsBetter ?? null;
-      const baseMean = meanAndSd(values.map((v) => v[b][metric])).mean;
-      rounds.forEach((round, j) => {
-        const { mean, sd } = meanAndSd(values.map((v) => v[j][metric]));
-        const interval = intervals[j]?.[metric];
-        const row: ComparisonRow = {
-          round,
-          bench: benchName,
-          metric,
-          mean,
-          sd,
-          diff: interval?.diff ?? null,
-          ci: interval?.ci ?? null,
-          verdict: interval === undefined ? "baseline" : verdictOf(interval.ci, higherIsBetter),
-        };
-        if (ceiling !== undefined) {
-          const gap = ceiling[metric] - baseMean;
-          row.gapClosed = higherIsBetter === null || gap === 0 || round === baseline ? null : (mean - baseMean) / gap;
-        }
-        rows.push(row);
-      });
-    }
-  }
+  const rows = Object.keys(first.benches).flatMap((bench) => {
+    const ids = itemIds(first.benches[bench], `${runs[0].name}: round '${baseline}', bench '${bench}'`);
+    return benchRows(options, bench, rounds, baseline, ids);
+  });
   return { baseline, rows };
+}
+
+/** The rows of one bench: every metric, every round, items in the order of `ids`. */
+function benchRows(
+  options: CompareOptions,
+  bench: string,
+  rounds: readonly string[],
+  baseline: string,
+  ids: readonly string[],
+): ComparisonRow[] {
+  const spec = options.bench(bench);
+  const against = `${options.runs[0].name}'s round '${baseline}'`;
+  // counts[run][round][item]
+  const counts = options.runs.map((run) =>
+    rounds.map((round) => aligned(run, round, bench, ids, against).map((r) => spec.itemCounts(r))),
+  );
+  const names = Object.keys(counts[0][0][0]);
+  const metricsOf = (items: readonly Counts[]) => spec.fromCounts(sumCounts(items));
+  const values = counts.map((byRound) => byRound.map(metricsOf)); // [run][round][metric]
+  const b = rounds.indexOf(baseline);
+  const intervals = rounds.map((round, j): Record<string, DiffInterval> | null =>
+    round === baseline
+      ? null
+      : pairedBootstrap({
+          runs: counts.map((byRound) => ({
+            baseline: countMatrix(byRound[b], names),
+            treated: countMatrix(byRound[j], names),
+          })),
+          statistic: spec.fromCounts,
+          resamples: options.resamples,
+          seed: options.seed,
+        }),
+  );
+  const ceiling =
+    options.ceiling === undefined ? undefined : ceilingMetrics(options.ceiling, bench, ids, against, spec, metricsOf);
+  const rows: ComparisonRow[] = [];
+  for (const metric of Object.keys(values[0][0])) {
+    const higherIsBetter = spec.metricInfo[metric]?.higherIsBetter ?? null;
+    const baseMean = meanAndSd(values.map((v) => v[b][metric])).mean;
+    rounds.forEach((round, j) => {
+      const interval = intervals[j]?.[metric];
+      const row: ComparisonRow = {
+        round,
+        bench,
+        metric,
+        ...meanAndSd(values.map((v) => v[j][metric])),
+        diff: interval?.diff ?? null,
+        ci: interval?.ci ?? null,
+        verdict: interval === undefined ? "baseline" : verdictOf(interval.ci, higherIsBetter),
+      };
+      if (ceiling !== undefined) {
+        const gap = ceiling[metric] - baseMean;
+        row.gapClosed = higherIsBetter === null || gap === 0 || round === baseline ? null : (row.mean - baseMean) / gap;
+      }
+      rows.push(row);
+    });
+  }
+  return rows;
 }
 
 /** The first run's round names, after checking that every run has the baseline and the same rounds. */
