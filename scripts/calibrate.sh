@@ -10,8 +10,8 @@
 #   bash scripts/calibrate.sh runs/cal/base-a runs/cal/base-b ...
 #
 # Environment: WORLD (default runs/world), LIMIT_POPE (600 items = 100 images), LIMIT_CHAIR (200),
-# LIMIT_CAP (400), LIMIT_SPECIES (200), CHAIR_MAX_TOKENS (256: long enough that descriptions
-# end by themselves; the bench's own default is 128), THREADS (2), OUT (default
+# LIMIT_CAP (400), LIMIT_SPECIES (200), CHAIR_MAX_TOKENS (256, the bench's own default: long
+# enough that descriptions end by themselves), THREADS (2), OUT (default
 # runs/calibration; per-item records go there).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,13 +3,13 @@
 // graphs. Beside POPE's and CHAIR's metrics: the POPE accuracy gap (random minus adversarial),
 // how many false "yes" answers on the adversarial split are a present anchor's prior partner,
 // the partner share of hallucinated mentions on prior-breaking images, and the share of
-// descriptions cut by CHAIR's token limit (src/eval/prior-errors.ts).
+// descriptions cut by CHAIR's token limit (CHAIR's truncated_share; src/eval/prior-errors.ts).
 //
 //   node --import tsx scripts/calibration-summary.ts --dir runs/calibration/<model> --world runs/world --model <model>
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { chairHallucinationPriorShare, popeFalseYesPriorShare, truncatedShare } from "../src/eval/prior-errors.js";
+import { chairHallucinationPriorShare, popeFalseYesPriorShare } from "../src/eval/prior-errors.js";
 import { readRecords } from "../src/eval/records.js";
 import type { Metrics } from "../src/eval/types.js";
 import type { WorldConfig } from "../src/world/config.js";
@@ -68,7 +68,7 @@ if (chair) {
     chairS: r3(chair.chair_s),
     coverage: r3(chair.coverage),
     meanLength: r3(chair.mean_length),
-    truncatedShare: r3(truncatedShare(records)),
+    truncatedShare: r3(chair.truncated_share),
     priorBreakingPartnerShare: r3(chairHallucinationPriorShare(records, priorBreaking, world.priors.pairs).share),
   });
 }

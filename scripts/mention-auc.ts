@@ -3,17 +3,18 @@
 // teacher-forced log-prob under the real image (methods/common/mention-logprobs.ts) and checked
 // against the pool's exact scene graphs. Prints the AUC of the log-prob for present vs absent
 // mentions (0.5 = no signal), and how the `selfCheck` rule (keep a pair when its chosen side has
-// fewer mentions below `--doubt`) agrees with the oracle rule (chosen names fewer absent objects).
+// fewer mentions below `--doubt`, or with `--rule rate` a lower share of them) agrees with the
+// oracle rule (chosen names fewer absent objects).
 //
 //   node --import tsx scripts/mention-auc.ts runs/stic-seed0/stages/stic-stage1/data/pairs.jsonl \
-//        [--model assets/base] [--world runs/world] [--limit 400] [--doubt -0.5]
+//        [--model assets/base] [--world runs/world] [--limit 400] [--doubt -0.5] [--rule count|rate]
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { EmbeddedBackend } from "../src/backends/embedded.js";
 import { readRecords } from "../src/data/dataset.js";
 import { chosenHallucinatesLess, PairScorer, readPoolTruth } from "../src/eval/pair-hallucination.js";
 import { worldVocabulary } from "../src/eval/world-benches.js";
-import { chosenIsSurer, scorePairSides } from "../src/methods/stic/self-check.js";
+import { chosenIsSurer, SELF_CHECK_RULES, type SelfCheckRule, scorePairSides } from "../src/methods/stic/self-check.js";
 import { loadWorldConfig } from "../src/world/config.js";
 
 const { values, positionals } = parseArgs({
@@ -24,14 +25,22 @@ const { values, positionals } = parseArgs({
     config: { type: "string", default: "assets/world/default.yaml" },
     limit: { type: "string", default: "400" },
     doubt: { type: "string", default: "-0.5" },
+    rule: { type: "string", default: "count" },
   },
 });
 if (positionals.length !== 1) {
-  console.error("usage: mention-auc.ts <pairs.jsonl> [--model DIR] [--world DIR] [--limit N] [--doubt X]");
+  console.error(
+    "usage: mention-auc.ts <pairs.jsonl> [--model DIR] [--world DIR] [--limit N] [--doubt X] [--rule count|rate]",
+  );
   process.exit(1);
 }
 const limit = Number(values.limit);
 const doubt = Number(values.doubt);
+const rule = values.rule as SelfCheckRule;
+if (!SELF_CHECK_RULES.includes(rule)) {
+  console.error(`--rule: expected ${SELF_CHECK_RULES.join(" or ")}, got '${values.rule}'`);
+  process.exit(1);
+}
 
 /** Mann-Whitney AUC: the chance a random positive scores above a random negative (ties half). */
 function auc(positive: number[], negative: number[]): number {
@@ -73,7 +82,7 @@ pairs.forEach((pair, i) => {
   const score = scorer.pair(pair.chosen, pair.rejected, objects);
   const oracle = chosenHallucinatesLess(score);
   if (oracle) verdicts.oracleBetter++;
-  if (chosenIsSurer(sides[i], doubt)) {
+  if (chosenIsSurer(sides[i], doubt, rule)) {
     verdicts.kept++;
     if (oracle) verdicts.keptOracleBetter++;
     verdicts.keptChosenAbsent += score.chosen.verdict.hallucinated.length;
@@ -87,5 +96,5 @@ console.log(
   `oracle: chosen names fewer absent objects in ${verdicts.oracleBetter} pairs (${f(verdicts.oracleBetter / pairs.length)})`,
 );
 console.log(
-  `selfCheck (doubt ${doubt}): keeps ${verdicts.kept} pairs, of which the oracle agrees on ${verdicts.keptOracleBetter} (${f(verdicts.keptOracleBetter / Math.max(1, verdicts.kept))}); absent objects per kept pair: chosen ${f(verdicts.keptChosenAbsent / Math.max(1, verdicts.kept))}, rejected ${f(verdicts.keptRejectedAbsent / Math.max(1, verdicts.kept))}`,
+  `selfCheck (doubt ${doubt}, rule ${rule}): keeps ${verdicts.kept} pairs, of which the oracle agrees on ${verdicts.keptOracleBetter} (${f(verdicts.keptOracleBetter / Math.max(1, verdicts.kept))}); absent objects per kept pair: chosen ${f(verdicts.keptChosenAbsent / Math.max(1, verdicts.kept))}, rejected ${f(verdicts.keptRejectedAbsent / Math.max(1, verdicts.kept))}`,
 );

@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { getNumThreads, torchVersion } from "../engine/index.js";
 import { registerBuiltinMethods } from "../methods/index.js";
+import { registerCompare } from "./commands/compare.js";
 import { registerEval } from "./commands/eval.js";
 import { registerExport } from "./commands/export.js";
 import { registerPretrain } from "./commands/pretrain.js";
@@ -59,6 +60,8 @@ registerEval(program);
 registerExport(program);
 
 registerRun(program);
+
+registerCompare(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`selfsynth: ${error instanceof Error ? error.message : String(error)}`);

@@ -4,7 +4,15 @@
 // digits) extended with the world's synonym table.
 import type { SynonymTable } from "./text.js";
 import { ratio, wordTokens } from "./text.js";
-import { type BenchSpec, defaultSettings, type EvalItem, type EvalRecord, type MetricInfo } from "./types.js";
+import {
+  type BenchSpec,
+  type Counts,
+  defaultSettings,
+  type EvalItem,
+  type EvalRecord,
+  type MetricInfo,
+  sumCounts,
+} from "./types.js";
 
 const ARTICLES: ReadonlySet<string> = new Set(["a", "an", "the"]);
 
@@ -86,33 +94,40 @@ export const CAPABILITY_METRICS: Readonly<Record<string, MetricInfo>> = {
   by_k: { higherIsBetter: true, description: "{k: {accuracy, n}} by number of capabilities needed" },
 };
 
+/** Accuracy from counts summed over questions (the bootstrap's and every breakdown cell's formula). */
+export function capabilityFromCounts(counts: Readonly<{ questions?: number; correct?: number }>) {
+  return { accuracy: ratio(counts.correct ?? 0, counts.questions ?? 0) };
+}
+
+const capabilityItemCounts = (correct: boolean) => ({ questions: 1, correct: correct ? 1 : 0 });
+
 export function capabilityMetrics(items: readonly { correct: boolean; capabilities: readonly string[]; k: number }[]) {
-  const byCapability = new Map<string, { right: number; n: number }>();
-  const byK = new Map<number, { right: number; n: number }>();
-  const add = <K>(map: Map<K, { right: number; n: number }>, key: K, correct: boolean) => {
-    const cell = map.get(key) ?? { right: 0, n: 0 };
-    cell.n++;
-    if (correct) cell.right++;
+  const byCapability = new Map<string, Counts[]>();
+  const byK = new Map<number, Counts[]>();
+  const add = <K>(map: Map<K, Counts[]>, key: K, counts: Counts) => {
+    const cell = map.get(key) ?? [];
+    cell.push(counts);
     map.set(key, cell);
   };
-  let right = 0;
   for (const { correct, capabilities, k } of items) {
-    if (correct) right++;
-    for (const c of new Set(capabilities)) add(byCapability, c, correct);
-    add(byK, k, correct);
+    const counts = capabilityItemCounts(correct);
+    for (const c of new Set(capabilities)) add(byCapability, c, counts);
+    add(byK, k, counts);
   }
-  const table = <K>(map: Map<K, { right: number; n: number }>, order: (a: K, b: K) => number) =>
+  const table = <K>(map: Map<K, Counts[]>, order: (a: K, b: K) => number) =>
     Object.fromEntries(
       [...map.entries()]
         .sort(([a], [b]) => order(a, b))
-        .map(([key, { right, n }]) => [String(key), { accuracy: ratio(right, n), n }]),
+        .map(([key, cell]) => [String(key), { ...capabilityFromCounts(sumCounts(cell)), n: cell.length }]),
     );
   return {
-    accuracy: ratio(right, items.length),
+    ...capabilityFromCounts(sumCounts(items.map((i) => capabilityItemCounts(i.correct)))),
     by_capability: table(byCapability, (a, b) => (a < b ? -1 : a > b ? 1 : 0)),
     by_k: table(byK, (a, b) => a - b),
   };
 }
+
+const isCorrect = (r: EvalRecord<string, CapabilityTruth>) => r.ground_truth.accepted.includes(r.parsed_answer);
 
 export function capabilitiesBench(
   table?: SynonymTable,
@@ -135,10 +150,12 @@ export function capabilitiesBench(
     }),
     parse: (raw) => normalizeShortAnswer(raw, table),
     verdict: (parsed, truth) => ({ correct: truth.accepted.includes(parsed) }),
+    itemCounts: (record) => capabilityItemCounts(isCorrect(record)),
+    fromCounts: capabilityFromCounts,
     metrics: (records: readonly EvalRecord<string, CapabilityTruth>[]) =>
       capabilityMetrics(
         records.map((r) => ({
-          correct: r.ground_truth.accepted.includes(r.parsed_answer),
+          correct: isCorrect(r),
           capabilities: r.ground_truth.capabilities,
           k: r.ground_truth.k,
         })),

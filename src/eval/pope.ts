@@ -144,12 +144,13 @@ export function buildPopeItems(options: PopeBuildOptions): PopeItem[] {
   return items;
 }
 
-export interface PopeCounts {
+/** Counts with "yes" as the positive class (a type alias, so that it is a `Counts`). */
+export type PopeCounts = {
   tp: number;
   fp: number;
   tn: number;
   fn: number;
-}
+};
 
 /** Counts with "yes" as the positive class. */
 export function popeCounts(pairs: readonly { predicted: YesNo; label: YesNo }[]): PopeCounts {
@@ -173,20 +174,26 @@ export const POPE_METRICS: Readonly<Record<string, MetricInfo>> = {
 };
 
 /**
- * evaluate.py's metrics, from predictions. yes_ratio counts predicted yes; lmms-eval's POPE task
- * counts ground-truth yes instead (always 0.5 on POPE), which hides a yes-biased model.
+ * evaluate.py's metrics, from the counts of predictions (summed over items: the bootstrap calls
+ * this on each resample). yes_ratio counts predicted yes; lmms-eval's POPE task counts
+ * ground-truth yes instead (always 0.5 on POPE), which hides a yes-biased model.
  */
-export function popeMetrics(pairs: readonly { predicted: YesNo; label: YesNo }[]) {
-  const { tp, fp, tn, fn } = popeCounts(pairs);
+export function popeFromCounts(counts: Readonly<Partial<PopeCounts>>) {
+  const { tp = 0, fp = 0, tn = 0, fn = 0 } = counts;
   const precision = ratio(tp, tp + fp);
   const recall = ratio(tp, tp + fn);
   return {
-    accuracy: ratio(tp + tn, pairs.length),
+    accuracy: ratio(tp + tn, tp + fp + tn + fn),
     precision,
     recall,
     f1: ratio(2 * precision * recall, precision + recall),
-    yes_ratio: ratio(tp + fp, pairs.length),
+    yes_ratio: ratio(tp + fp, tp + fp + tn + fn),
   };
+}
+
+/** evaluate.py's metrics from predictions and labels. */
+export function popeMetrics(pairs: readonly { predicted: YesNo; label: YesNo }[]) {
+  return popeFromCounts(popeCounts(pairs));
 }
 
 export interface PopeTruth {
@@ -206,6 +213,8 @@ export function popeBench(split: PopeSplit): BenchSpec<PopeItem, YesNo, PopeTrut
     parse: (raw) => parsePopeAnswer(raw),
     verdict: (parsed, truth) =>
       parsed === "yes" ? (truth.label === "yes" ? "TP" : "FP") : truth.label === "no" ? "TN" : "FN",
+    itemCounts: (record) => popeCounts([{ predicted: record.parsed_answer, label: record.ground_truth.label }]),
+    fromCounts: popeFromCounts,
     metrics: (records: readonly EvalRecord<YesNo, PopeTruth>[]) =>
       popeMetrics(records.map((r) => ({ predicted: r.parsed_answer, label: r.ground_truth.label }))),
   };

@@ -5,8 +5,8 @@
 //
 //   POPE   of the false "yes" answers (FP), the share asked about such a partner;
 //   CHAIR  of the hallucinated mentions on prior-breaking images (an anchor without its partner),
-//          the share that are such a partner;
-//   length the share of answers cut by the token limit (CHAIR's figures then measure length too).
+//          the share that are such a partner.
+// (The share of descriptions cut by the token limit is CHAIR's own `truncated_share` metric.)
 import type { EvalRecord } from "./types.js";
 
 /** The world's co-occurrence pairs (config.priors.pairs); only the names matter here. */
@@ -68,10 +68,4 @@ export function chairHallucinationPriorShare(
     }
   }
   return share(prior, of);
-}
-
-/** The share of answers that stopped on the token limit. */
-export function truncatedShare(records: readonly EvalRecord[]): number {
-  if (records.length === 0) return 0;
-  return records.filter((r) => r.finish_reason === "length").length / records.length;
 }

@@ -3,7 +3,14 @@
 // visual feature, and concept precision and recall of the named features against the features
 // visible in the image (SceneWorld knows them exactly; the paper judges them with a model).
 import { ratio, SynonymTable, unique, wordTokens } from "./text.js";
-import { type BenchSpec, defaultSettings, type EvalItem, type EvalRecord, type MetricInfo } from "./types.js";
+import {
+  type BenchSpec,
+  defaultSettings,
+  type EvalItem,
+  type EvalRecord,
+  type MetricInfo,
+  sumCounts,
+} from "./types.js";
 
 export interface SpeciesVocabulary {
   /** Species names, each optionally with synonyms (first entry canonical). */
@@ -122,38 +129,55 @@ export const SPECIES_METRICS: Readonly<Record<string, MetricInfo>> = {
   },
 };
 
-export function speciesMetrics(items: readonly { parsed: SpeciesParsed; truth: SpeciesTruth }[]) {
-  let correct = 0;
-  let explained = 0;
-  let supported = 0;
-  let named = 0;
-  let visible = 0;
-  for (const { parsed, truth } of items) {
-    const v = speciesVerdict(parsed, truth);
-    if (v.correct) correct++;
-    if (v.explained) explained++;
-    supported += v.supported.length;
-    named += parsed.features.length;
-    visible += truth.visible_features.length;
-  }
-  const metrics: Record<string, number> = {
-    accuracy: ratio(correct, items.length),
-    explanation_rate: ratio(explained, items.length),
-    concept_precision: ratio(supported, named),
-    concept_recall: ratio(supported, visible),
+/** One answer's counts: the species metrics are ratios of their sums (speciesFromCounts). */
+export function speciesItemCounts({ parsed, truth }: { parsed: SpeciesParsed; truth: SpeciesTruth }) {
+  const v = speciesVerdict(parsed, truth);
+  const counts = {
+    answers: 1,
+    correct: v.correct ? 1 : 0,
+    explained: v.explained ? 1 : 0,
+    supported: v.supported.length,
+    named: parsed.features.length,
+    visible: truth.visible_features.length,
+    // Known and held-out species apart, when the items say which (STS names the held-out ones).
+    knownAnswers: 0,
+    knownCorrect: 0,
+    heldOutAnswers: 0,
+    heldOutCorrect: 0,
+    marked: 0,
   };
-  if (items.some(({ truth }) => truth.held_out !== undefined)) {
-    // Known and held-out species apart: naming a species never named in training is STS's task.
-    for (const [key, heldOut] of [
-      ["accuracy_known", false],
-      ["accuracy_held_out", true],
-    ] as const) {
-      const group = items.filter(({ truth }) => (truth.held_out ?? false) === heldOut);
-      const right = group.filter(({ parsed, truth }) => speciesVerdict(parsed, truth).correct).length;
-      metrics[key] = ratio(right, group.length, Number.NaN);
+  if (truth.held_out !== undefined) {
+    counts.marked = 1;
+    if (truth.held_out) {
+      counts.heldOutAnswers = 1;
+      counts.heldOutCorrect = counts.correct;
+    } else {
+      counts.knownAnswers = 1;
+      counts.knownCorrect = counts.correct;
     }
   }
-  return metrics;
+  return counts;
+}
+export type SpeciesCounts = ReturnType<typeof speciesItemCounts>;
+
+export function speciesFromCounts(counts: Readonly<Partial<SpeciesCounts>>) {
+  const c = (name: keyof SpeciesCounts) => counts[name] ?? 0;
+  return {
+    accuracy: ratio(c("correct"), c("answers")),
+    explanation_rate: ratio(c("explained"), c("answers")),
+    concept_precision: ratio(c("supported"), c("named")),
+    concept_recall: ratio(c("supported"), c("visible")),
+    ...(c("marked") > 0
+      ? {
+          accuracy_known: ratio(c("knownCorrect"), c("knownAnswers"), Number.NaN),
+          accuracy_held_out: ratio(c("heldOutCorrect"), c("heldOutAnswers"), Number.NaN),
+        }
+      : {}),
+  };
+}
+
+export function speciesMetrics(items: readonly { parsed: SpeciesParsed; truth: SpeciesTruth }[]) {
+  return speciesFromCounts(sumCounts(items.map(speciesItemCounts)) as SpeciesCounts);
 }
 
 export function speciesBench(
@@ -181,6 +205,8 @@ export function speciesBench(
     }),
     parse: (raw) => parseSpeciesAnswer(raw, vocab),
     verdict: speciesVerdict,
+    itemCounts: (record) => speciesItemCounts({ parsed: record.parsed_answer, truth: record.ground_truth }),
+    fromCounts: speciesFromCounts,
     metrics: (records: readonly EvalRecord<SpeciesParsed, SpeciesTruth>[]) =>
       speciesMetrics(records.map((r) => ({ parsed: r.parsed_answer, truth: r.ground_truth }))),
   };

@@ -30,6 +30,14 @@ export interface EvalRecord<Parsed = unknown, Truth = unknown, Verdict = unknown
 export type MetricValue = number | { [key: string]: MetricValue };
 export type Metrics = Record<string, MetricValue>;
 
+/**
+ * Additive per-item counts (POPE's TP/FP/TN/FN as 0 or 1, CHAIR's mentions and hallucinated
+ * mentions, ...). A bench's top-level metrics are a function of their sums over items, so that a
+ * resample of items recomputes a ratio metric from its counts instead of averaging per-item
+ * ratios (src/eval/paired-bootstrap.ts).
+ */
+export type Counts = Record<string, number>;
+
 /** What a number means; `higherIsBetter: null` for descriptive numbers (yes_ratio, mean_length). */
 export interface MetricInfo {
   higherIsBetter: boolean | null;
@@ -69,7 +77,14 @@ export interface BenchSpec<Item extends EvalItem = EvalItem, Parsed = unknown, T
   /** The benchmark's answer parser; sees the ground truth only for context (e.g. the vocabulary). */
   parse(rawAnswer: string, truth: Truth): Parsed;
   verdict(parsed: Parsed, truth: Truth): Verdict;
-  /** Metrics from records alone (parsed answers and ground truths, raw answers for lengths). */
+  /** One record's counts; every record of the bench gives the same names. */
+  itemCounts(record: EvalRecord<Parsed, Truth, Verdict>): Counts;
+  /**
+   * The top-level numeric metrics from counts summed over items: each formula once, called by
+   * `metrics` on all records and by the bootstrap on every resample.
+   */
+  fromCounts(totals: Readonly<Counts>): Record<string, number>;
+  /** Metrics from records alone: `fromCounts` of their summed counts, plus any breakdowns (by_k). */
   metrics(records: readonly EvalRecord<Parsed, Truth, Verdict>[]): Metrics;
 }
 
@@ -80,4 +95,13 @@ export function defaultSettings(
   overrides: Partial<GenerationSettings> & { promptTemplate: string },
 ): GenerationSettings {
   return { maxTokens: 32, temperature: 0, topP: 1, topK: 0, stop: [], seed: 0, ...overrides };
+}
+
+/** Counts summed name by name (a name missing from an item counts 0 there). */
+export function sumCounts(items: Iterable<Readonly<Counts>>): Counts {
+  const totals: Counts = {};
+  for (const counts of items) {
+    for (const [name, value] of Object.entries(counts)) totals[name] = (totals[name] ?? 0) + value;
+  }
+  return totals;
 }

@@ -2,6 +2,14 @@
 // folders with manifests and reports. Methods register their stage kinds and inference modes; the
 // CLI calls runRecipe.
 export { hashFiles, readJsonIfExists, sha256File, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from "./atomic.js";
+export {
+  type CompareRunsOptions,
+  compareRunDirs,
+  compareWithBase,
+  readReportRounds,
+  readRunEvaluation,
+  worldBenchSpec,
+} from "./compare-runs.js";
 export { runStep } from "./context.js";
 export { evaluateRound, type LoadBench } from "./eval.js";
 export {

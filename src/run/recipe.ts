@@ -8,7 +8,8 @@
 //   threads: 2
 //   world: { config: assets/world/default.yaml, dir: runs/world }
 //   model: assets/base
-//   eval: { benches: [pope-random, chair], split: test, limit: 400, batchSize: 16, describeFirst: false }
+//   eval: { benches: [pope-random, chair], split: test, batchSize: 16, describeFirst: false }
+//     (every item of the split; `limit: N` scores the first N of each bench, as the quick profile does)
 //     (describeFirst: an inference mode's switch; the registered modes add their fields)
 //   profiles:
 //     quick: { eval: { limit: 60 }, stages: [{ name: stic-stage1, images: 40 }] }
@@ -41,7 +42,8 @@ export const BASE_ROUND = "base";
 const EvalFields = {
   benches: z.array(z.enum(BENCH_NAMES)).default([...BENCH_NAMES]),
   split: z.enum(EVAL_SPLITS).default("test"),
-  limit: z.number().int().min(1).optional().describe("score only the first n items of each bench"),
+  // No limit by default: a reported number covers the whole split.
+  limit: z.number().int().min(1).optional().describe("score only the first n items of each bench (default: all)"),
   batchSize: z.number().int().min(1).default(16),
 };
 

@@ -5,30 +5,24 @@
 //   run.log                every log line, appended
 //   stages/<name>/         what the stage writes; steps/<step>.json per finished step; stage.json when done
 //   eval/<round>/          per bench: records and results (src/eval/runner.ts)
-//   report.json            {"rounds": [{"name": "base", "model": ..., "metrics": {"<bench>": {...}}}, ...]}
+//   report.json            {"rounds": [{"name": "base", "model": ..., "metrics": {"<bench>": {...}}}, ...],
+//                           "comparison": {"baseline": "base", "rows": [...]}}  (src/eval/comparison.ts)
 //
 // Order: check the config against a stored one, hash the input model, make sure the world splits
 // exist, evaluate the base model, then each stage in turn (skipped when its stage.json is there),
 // evaluating its output model when it asks for it; the report is rewritten after every round.
-import {
-  appendFileSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { VisionLanguageModel } from "../backends/types.js";
-import type { Metrics } from "../eval/types.js";
+import type { Comparison } from "../eval/comparison.js";
+import type { AnyBenchSpec, Metrics } from "../eval/types.js";
 import { loadWorldBench } from "../eval/world-benches.js";
 import type { SplitName } from "../world/config.js";
 import { hashFiles, readJsonIfExists, writeJsonAtomic } from "./atomic.js";
+import { compareWithBase, worldBenchSpec } from "./compare-runs.js";
 import { makeStageContext } from "./context.js";
 import { evaluateRound, type LoadBench } from "./eval.js";
+import { lockRun } from "./lock.js";
 import { checkSameConfig, checkSameInputs, type Manifest, selfsynthVersion } from "./manifest.js";
 import { ProgressReporter } from "./progress.js";
 import { BASE_ROUND, defaultRunDir, loadRecipe, type Recipe, stageSeed } from "./recipe.js";
@@ -43,6 +37,12 @@ export interface Round {
 
 export interface Report {
   rounds: Round[];
+  /**
+   * Every round against the base round, from the per-item records: the paired bootstrap
+   * interval of each difference and its verdict (src/eval/comparison.ts); the rows
+   * `selfsynth compare <run> --json` prints.
+   */
+  comparison?: Comparison;
 }
 
 /** What the runner reaches outside itself; tests replace these. */
@@ -135,6 +135,8 @@ async function run(
 
   const report: Report = { rounds: [] };
   const loadBench = cachedLoadBench(deps.loadBench);
+  // The specs that computed the metrics compute the comparison too.
+  const specs = new Map<string, AnyBenchSpec>();
   const evaluate = async (name: string, model: string) => {
     if (recipe.eval.benches.length === 0) return;
     const metrics = await evaluateRound({
@@ -150,6 +152,8 @@ async function run(
       signal,
     });
     report.rounds.push({ name, model, metrics });
+    for (const b of recipe.eval.benches) specs.set(b, (await loadBench(b, recipe.world.dir, recipe.eval.split)).bench);
+    report.comparison = compareWithBase(runDir, report, (b) => specs.get(b) ?? worldBenchSpec(b));
     writeJsonAtomic(join(runDir, "report.json"), report);
   };
 
@@ -297,37 +301,4 @@ function cachedLoadBench(load: LoadBench): LoadBench {
     }
     return p;
   };
-}
-
-/**
- * One process per run folder: `<run>/.lock` holds the owner's pid. A lock whose process is gone
- * (killed) is taken over; a live one is refused, since two runners would write the same files.
- */
-function lockRun(runDir: string): () => void {
-  const path = join(runDir, ".lock");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, "wx");
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(path, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const pid = Number(readFileSync(path, "utf8").trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new Error(`${runDir} is in use by process ${pid} (${path}); wait for it, or stop it first`);
-      }
-      rmSync(path, { force: true });
-    }
-  }
-  throw new Error(`cannot lock ${runDir} (${path})`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

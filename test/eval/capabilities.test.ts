@@ -8,7 +8,7 @@ import {
   normalizeShortAnswer,
 } from "../../src/eval/capabilities.js";
 import { SynonymTable } from "../../src/eval/text.js";
-import type { EvalRecord } from "../../src/eval/types.js";
+import { type EvalRecord, sumCounts } from "../../src/eval/types.js";
 
 const table = SynonymTable.parse(`
 gray, grey
@@ -80,6 +80,9 @@ test("capability accuracy overall, by capability and by k on hand-checked items"
     },
     by_k: { "1": { accuracy: 0.5, n: 2 }, "2": { accuracy: 1, n: 2 }, "3": { accuracy: 0, n: 1 } },
   });
+  // The top-level accuracy from summed per-item counts (what the bootstrap resamples).
+  assert.deepEqual(sumCounts(records.map((r) => bench.itemCounts(r))), { questions: 5, correct: 3 });
+  assert.deepEqual(bench.fromCounts({ questions: 5, correct: 3 }), { accuracy: 0.6 });
 });
 
 test("alternatives are accepted answers", () => {

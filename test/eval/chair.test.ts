@@ -5,12 +5,15 @@ import {
   type ChairTruth,
   type ChairVerdict,
   chairBench,
+  chairFromCounts,
+  chairItemCounts,
   chairMetrics,
   descriptionLength,
   extractObjectMentions,
+  FIRST_MENTIONS,
 } from "../../src/eval/chair.js";
 import { SynonymTable, singularize, wordTokens } from "../../src/eval/text.js";
-import type { EvalRecord } from "../../src/eval/types.js";
+import { type EvalRecord, sumCounts } from "../../src/eval/types.js";
 import { plural, SYNONYMS_TEXT } from "../../src/world/vocabulary.js";
 
 const table = SynonymTable.parse(`
@@ -116,12 +119,89 @@ test("CHAIR extracts mentions with duplicates and scores hand-checked descriptio
   assert.equal(m.chair_s, 0.5);
   assert.equal(m.coverage, 5 / 6);
   assert.equal(m.mean_length, 6.75);
+  // No description has more than 5 mentions, so the first-5 CHAIR_i is CHAIR_i; 2 hallucinated
+  // mentions in 27 words; none stopped on the token limit.
+  assert.equal(m.chair_i_first5, 0.25);
+  assert.equal(m.halluc_per_100w, 200 / 27);
+  assert.equal(m.truncated_share, 0);
+  // The bench's aggregate from summed per-item counts is what metrics() reports.
+  assert.deepEqual(bench.fromCounts(sumCounts(records.map((r) => bench.itemCounts(r)))), m);
 });
 
 test("CHAIR with no mentions at all", () => {
   // No mentions → CHAIR_i defined as 0; the ground-truth object is missed → coverage 0.
   const m = chairMetrics([{ parsed: { mentions: [], words: 3 }, truth: { objects: ["heart"] } }]);
-  assert.deepEqual(m, { chair_i: 0, chair_s: 0, coverage: 0, mean_length: 3 });
+  assert.deepEqual(m, {
+    chair_i: 0,
+    chair_s: 0,
+    coverage: 0,
+    mean_length: 3,
+    truncated_share: 0,
+    chair_i_first5: 0,
+    halluc_per_100w: 0,
+  });
+  // No description at all: every ratio 0, none NaN.
+  assert.ok(Object.values(chairFromCounts({})).every((v) => v === 0));
+});
+
+test("length-controlled CHAIR: the first 5 mentions, hallucinations per 100 words, the cut share", () => {
+  // L1 "A star, a heart, a cross, a box, a ring, a plus sign and a star." truth {circle, star}:
+  //    mentions star, heart, cross, square, circle, cross, star (7); hallucinated heart, cross,
+  //    square, cross (4); first 5: star, heart, cross, square, circle → 3 hallucinated; 16 words.
+  // L2 "A circle and a star." truth {circle, star}: 2 mentions, none hallucinated; 5 words; it
+  //    stopped on the token limit.
+  // By hand: CHAIR_i 4/9; first-5 CHAIR_i 3/(5 + 2) = 3/7; per 100 words 100·4/21; cut 1/2;
+  // CHAIR_s 1/2; coverage 4/4; mean length 21/2.
+  const items = [
+    { raw: "A star, a heart, a cross, a box, a ring, a plus sign and a star.", truncated: false },
+    { raw: "A circle and a star.", truncated: true },
+  ].map(({ raw, truncated }) => ({
+    parsed: { mentions: extractObjectMentions(raw, table), words: descriptionLength(raw) },
+    truth: { objects: ["circle", "star"] },
+    truncated,
+  }));
+  assert.deepEqual(items[0].parsed.mentions, ["star", "heart", "cross", "square", "circle", "cross", "star"]);
+  assert.equal(items[0].parsed.words, 16);
+  assert.equal(FIRST_MENTIONS, 5);
+  assert.deepEqual(chairItemCounts(items[0]), {
+    descriptions: 1,
+    mentions: 7,
+    hallucinated: 4,
+    with_hallucination: 1,
+    covered: 2,
+    truth_objects: 2,
+    words: 16,
+    truncated: 0,
+    first_mentions: 5,
+    first_hallucinated: 3,
+  });
+  assert.deepEqual(chairMetrics(items), {
+    chair_i: 4 / 9,
+    chair_s: 0.5,
+    coverage: 1,
+    mean_length: 10.5,
+    truncated_share: 0.5,
+    chair_i_first5: 3 / 7,
+    halluc_per_100w: 400 / 21,
+  });
+});
+
+test("the chair bench reads the cut share from the records' finish reason, and asks for 256 tokens", () => {
+  const bench = chairBench(table);
+  const truth = { objects: ["heart"] };
+  const record = (finish: "stop" | "length"): EvalRecord<ChairParsed, ChairTruth, ChairVerdict> => ({
+    item_id: finish,
+    image_id: finish,
+    prompt: "",
+    raw_answer: "A heart",
+    parsed_answer: { mentions: ["heart"], words: 2 },
+    ground_truth: truth,
+    verdict: { hallucinated: [], covered: ["heart"] },
+    finish_reason: finish,
+  });
+  assert.equal(bench.metrics([record("stop"), record("length"), record("stop"), record("stop")]).truncated_share, 0.25);
+  assert.equal(bench.defaultGeneration.maxTokens, 256);
+  assert.deepEqual(Object.keys(bench.metrics([record("stop")])), Object.keys(bench.metricInfo));
 });
 
 test("the world's synonym table: every word and its plural maps to its canonical object", () => {

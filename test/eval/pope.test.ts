@@ -9,11 +9,12 @@ import {
   type PopeVerdict,
   parsePopeAnswer,
   popeBench,
+  popeFromCounts,
   popeMetrics,
   popeQuestion,
   type YesNo,
 } from "../../src/eval/pope.js";
-import type { EvalRecord } from "../../src/eval/types.js";
+import { type EvalRecord, sumCounts } from "../../src/eval/types.js";
 
 const image = { bytes: new Uint8Array([0]), mimeType: "image/png" as const };
 
@@ -68,6 +69,18 @@ test("POPE metrics when nothing is predicted yes", () => {
     { label: "no", predicted: "no" },
   ]);
   assert.deepEqual(m, { accuracy: 1 / 3, precision: 0, recall: 0, f1: 0, yes_ratio: 0 });
+});
+
+test("POPE metrics from summed counts: the same formulas; no items gives zeros, not NaN", () => {
+  // TP 3, FN 1, FP 3, TN 1: the hand-checked case above, as counts.
+  assert.deepEqual(popeFromCounts({ tp: 3, fp: 3, tn: 1, fn: 1 }), {
+    accuracy: 0.5,
+    precision: 0.5,
+    recall: 0.75,
+    f1: (2 * 0.5 * 0.75) / 1.25,
+    yes_ratio: 0.75,
+  });
+  assert.deepEqual(popeFromCounts({}), { accuracy: 0, precision: 0, recall: 0, f1: 0, yes_ratio: 0 });
 });
 
 // Training split: star and diamond always together (2 images), circle common (6), square (4),
@@ -186,4 +199,10 @@ test("POPE bench parses, judges and scores records", () => {
   );
   // TP 1, FN 1, TN 1, FP 1 → every rate 0.5; predicted yes 2/4.
   assert.deepEqual(bench.metrics(records), { accuracy: 0.5, precision: 0.5, recall: 0.5, f1: 0.5, yes_ratio: 0.5 });
+  // One-hot counts per item; the bench's aggregate of their sums is metrics().
+  assert.deepEqual(
+    records.map((r) => bench.itemCounts(r)),
+    records.map((r) => ({ tp: 0, fp: 0, tn: 0, fn: 0, [r.verdict.toLowerCase()]: 1 })),
+  );
+  assert.deepEqual(bench.fromCounts(sumCounts(records.map((r) => bench.itemCounts(r)))), bench.metrics(records));
 });

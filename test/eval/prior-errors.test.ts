@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  chairHallucinationPriorShare,
-  isPriorPartner,
-  popeFalseYesPriorShare,
-  truncatedShare,
-} from "../../src/eval/prior-errors.js";
+import { chairHallucinationPriorShare, isPriorPartner, popeFalseYesPriorShare } from "../../src/eval/prior-errors.js";
 import type { EvalRecord } from "../../src/eval/types.js";
 
 const pairs = [
@@ -56,10 +51,4 @@ test("CHAIR: hallucinated partners counted on the chosen images only; no error g
   ];
   assert.deepEqual(chairHallucinationPriorShare(records, new Set(["a", "c"]), pairs), { of: 2, prior: 1, share: 0.5 });
   assert.deepEqual(chairHallucinationPriorShare(records, new Set(["c"]), pairs), { of: 0, prior: 0, share: 0 });
-});
-
-test("truncated share: answers stopped by the token limit", () => {
-  const r = (f: "stop" | "length") => record("a", null, null, f);
-  assert.equal(truncatedShare([r("stop"), r("length"), r("stop"), r("stop")]), 0.25);
-  assert.equal(truncatedShare([]), 0);
 });

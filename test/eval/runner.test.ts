@@ -91,7 +91,7 @@ test("prompt snapshots: a change to a bench's prompt must be deliberate", () => 
       "pope-random": [32, 0, 0],
       "pope-popular": [32, 0, 0],
       "pope-adversarial": [32, 0, 0],
-      chair: [128, 0, 0],
+      chair: [256, 0, 0],
       capabilities: [16, 0, 0],
       species: [96, 0, 0],
     },

@@ -9,7 +9,7 @@ import {
   speciesBench,
   speciesVocabulary,
 } from "../../src/eval/species.js";
-import type { EvalRecord } from "../../src/eval/types.js";
+import { type EvalRecord, sumCounts } from "../../src/eval/types.js";
 
 const vocab = speciesVocabulary(
   [["crested glider", "glider"], "spotted hopper", "striped crawler", "crest finch"],
@@ -72,6 +72,16 @@ test("species accuracy, explanation rate and concept precision/recall on hand-ch
     concept_precision: 0.75,
     concept_recall: 0.375,
   });
+  // The same from the summed per-item counts (what the bootstrap resamples).
+  assert.deepEqual(sumCounts(records.map((r) => bench.itemCounts(r))), {
+    answers: 4,
+    correct: 2,
+    explained: 2,
+    supported: 3,
+    named: 4,
+    visible: 8,
+  });
+  assert.deepEqual(bench.fromCounts(sumCounts(records.map((r) => bench.itemCounts(r)))), bench.metrics(records));
 });
 
 test("species ground truth outside the vocabulary is an error", () => {

@@ -13,7 +13,7 @@ import type {
   ScoreResult,
   VisionLanguageModel,
 } from "../../src/backends/types.js";
-import { type PopeItem, popeBench } from "../../src/eval/pope.js";
+import { type PopeItem, type PopeSplit, popeBench } from "../../src/eval/pope.js";
 import { writeDirAtomic, writeJsonAtomic } from "../../src/run/atomic.js";
 import { ProgressReporter } from "../../src/run/progress.js";
 import type { RunDeps } from "../../src/run/runner.js";
@@ -134,7 +134,11 @@ export class FakeModel implements VisionLanguageModel {
 export function fakeDeps(lines: string[] = [], calls: string[] = []): Partial<RunDeps> {
   return {
     openModel: async (dir) => new FakeModel(dir, calls),
-    loadBench: async () => ({ bench: popeBench("random"), items: popeItems }),
+    // A POPE bench of the name asked (the records file is named by the spec, the report by the name).
+    loadBench: async (name) => ({
+      bench: popeBench(name.startsWith("pope-") ? (name.slice("pope-".length) as PopeSplit) : "random"),
+      items: popeItems,
+    }),
     engine: async () => ({ torchVersion: () => "test-torch", setNumThreads: () => {} }),
     reporter: new ProgressReporter({ tty: false, write: (t) => lines.push(t) }),
   };

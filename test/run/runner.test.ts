@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { compareRunDirs } from "../../src/run/compare-runs.js";
 import { ConfigChangedError } from "../../src/run/manifest.js";
 import { type Report, runRecipe } from "../../src/run/runner.js";
 import { WorldMismatchError } from "../../src/run/world.js";
@@ -42,7 +43,7 @@ test("a run writes the resolved config, the manifest, stage outputs and report.j
 
   // The base model says yes to everything: 2 TP + 2 FP. The trained s1 model answers right.
   const s1Model = join(out, "stages", "s1", "model");
-  const expected: Report = {
+  const expected: Pick<Report, "rounds"> = {
     rounds: [
       {
         name: "base",
@@ -56,8 +57,20 @@ test("a run writes the resolved config, the manifest, stage outputs and report.j
       },
     ],
   };
-  assert.deepEqual(report, expected);
-  assert.deepEqual(readJson(join(out, "report.json")), expected);
+  assert.deepEqual(report.rounds, expected.rounds);
+  const stored = readJson(join(out, "report.json"));
+  assert.deepEqual(stored.rounds, expected.rounds);
+  // The comparison with the base round: the rows `selfsynth compare <run>` gives, seeded alike.
+  assert.deepEqual(stored.comparison, report.comparison);
+  assert.deepEqual(report.comparison, compareRunDirs([out]));
+  const accuracy = report.comparison!.rows.filter((r) => r.metric === "accuracy");
+  assert.deepEqual(
+    accuracy.map((r) => [r.round, r.mean, r.diff, r.verdict]),
+    [
+      ["base", 0.5, null, "baseline"],
+      ["s1", 1, 0.5, "no detectable difference"], // 4 items: no absent object drawn in 1/16 of resamples
+    ],
+  );
   assert.ok(existsSync(join(out, "eval", "base", "pope-random.records.jsonl")));
   assert.ok(existsSync(join(out, "eval", "s1", "pope-random.json")));
   assert.ok(!existsSync(join(out, "eval", "s2")), "s2 does not ask to be evaluated");
@@ -91,7 +104,7 @@ test("a run writes the resolved config, the manifest, stage outputs and report.j
   const again = await runRecipe({ recipePath: recipe, out, deps: fakeDeps([], calls) });
   assert.equal(calls.length, before);
   assert.equal(readFileSync(join(out, "stages", "s1", "exec.log"), "utf8"), execLog);
-  assert.deepEqual(again.report, expected);
+  assert.deepEqual(again.report, report);
   assert.match(readFileSync(join(out, "run.log"), "utf8"), /stage s1: finished earlier, skipped/);
   assert.ok(!existsSync(join(out, ".lock")));
   void dir;

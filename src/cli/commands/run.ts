@@ -1,8 +1,10 @@
 // `selfsynth run <recipe> [--out DIR] [--seed N] [--profile NAME[,NAME...]] [--threads N]`: runs (or
-// resumes) a recipe (src/run), then prints the run folder and a table of the report's metrics.
+// resumes) a recipe (src/run), then prints the run folder and the report's comparison of every round
+// with the base round (the table `selfsynth compare <run>` prints: comparison-table.ts).
 // Ctrl-C stops at the next step boundary or batch; a rerun picks up from there.
 import type { Command } from "commander";
-import type { Report, RunDeps, RunOutcome, RunRecipeOptions } from "../../run/index.js";
+import type { RunDeps, RunOutcome, RunRecipeOptions } from "../../run/index.js";
+import { formatComparisonTable } from "../comparison-table.js";
 import { nonNegativeInt, positiveInt } from "../options.js";
 
 export interface RunCommandDeps {
@@ -23,7 +25,9 @@ interface RunOptions {
 export function registerRun(program: Command, deps: RunCommandDeps = {}): Command {
   return program
     .command("run")
-    .description("run a recipe (resumable: rerun the same command after a stop); prints the report's metrics")
+    .description(
+      "run a recipe (resumable: rerun the same command after a stop); prints every round against the base round",
+    )
     .argument("<recipe>", "recipe YAML (see src/run/recipe.ts)")
     .option("--out <dir>", "run folder (default runs/<name>[-<profile>]-seed<seed>)")
     .option("--seed <n>", "override the recipe's seed", nonNegativeInt)
@@ -33,7 +37,7 @@ export function registerRun(program: Command, deps: RunCommandDeps = {}): Comman
       const outcome = await runCommand(recipePath, options, deps);
       const print = deps.print ?? console.log;
       print(`run folder: ${outcome.runDir}`);
-      for (const line of formatReportTable(outcome.report)) print(line);
+      for (const line of formatComparisonTable(outcome.report.comparison)) print(line);
     });
 }
 
@@ -53,38 +57,4 @@ async function runCommand(recipePath: string, options: RunOptions, deps: RunComm
   } finally {
     process.removeListener("SIGINT", onSigint);
   }
-}
-
-/**
- * The report as a table: one row per bench and top-level numeric metric, one column per round
- * (breakdowns such as by_capability stay in report.json).
- */
-export function formatReportTable(report: Report): string[] {
-  if (report.rounds.length === 0) return ["(no rounds evaluated)"];
-  const rows: string[][] = [["metric", ...report.rounds.map((r) => r.name)]];
-  const keys: [string, string][] = [];
-  for (const round of report.rounds) {
-    for (const [bench, metrics] of Object.entries(round.metrics)) {
-      for (const [metric, value] of Object.entries(metrics)) {
-        if (typeof value === "number" && !keys.some(([b, m]) => b === bench && m === metric))
-          keys.push([bench, metric]);
-      }
-    }
-  }
-  for (const [bench, metric] of keys) {
-    rows.push([
-      `${bench} ${metric}`,
-      ...report.rounds.map((r) => {
-        const v = r.metrics[bench]?.[metric];
-        return typeof v === "number" ? v.toFixed(4) : "-";
-      }),
-    ]);
-  }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) =>
-    r
-      .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))
-      .join("  ")
-      .trimEnd(),
-  );
 }

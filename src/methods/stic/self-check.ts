@@ -1,6 +1,7 @@
 // STIC's `selfCheck` filter (stages.ts), label-free: the policy reads both sides of each pair
 // back against the real image and the pair is kept only when the chosen side names fewer
-// objects the policy itself doubts. STIC assumes the good-prompt answer beats the corrupted one;
+// objects the policy itself doubts (rule `count`), or a smaller share of doubted objects among
+// those it names (rule `rate`). STIC assumes the good-prompt answer beats the corrupted one;
 // on SceneWorld it is also longer, and names more absent objects than the rejected side in 45%
 // of pairs (README, STIC), so DPO learns detail instead of precision. The filter keeps the pairs
 // where the assumption holds by the model's own evidence, without any ground truth.
@@ -8,9 +9,18 @@ import { z } from "zod";
 import type { VisionLanguageModel } from "../../backends/types.js";
 import { ImageStore, mimeTypeOfPath } from "../../data/image-store.js";
 import type { PreferenceRecord } from "../../data/records.js";
-import type { SynonymTable } from "../../eval/text.js";
+import { ratio, type SynonymTable } from "../../eval/text.js";
 import { writeFiltered } from "../common/filter.js";
 import { type ScoredMention, scoreMentions } from "../common/mention-logprobs.js";
+
+/**
+ * How two sides' doubts are compared. `count` (the default) favours the side that names fewer
+ * objects: a short answer has fewer mentions to doubt, so a shorter chosen side passes more often.
+ * `rate` (doubted mentions / mentions) compares how sure each side is per object it names,
+ * whatever its length.
+ */
+export const SELF_CHECK_RULES = ["count", "rate"] as const;
+export type SelfCheckRule = (typeof SELF_CHECK_RULES)[number];
 
 export const SelfCheckSchema = z
   .object({
@@ -19,6 +29,12 @@ export const SelfCheckSchema = z
       .max(0)
       .default(-0.5)
       .describe("a mention is doubted when its log-prob under the real image is below this (-0.5: p < 0.61)"),
+    rule: z
+      .enum(SELF_CHECK_RULES)
+      .default("count")
+      .describe(
+        "count: keep a pair when its chosen side has fewer doubted mentions; rate: a lower share of doubted mentions among its mentions",
+      ),
     batch: z.number().int().min(1).default(32).describe("pairs per backend call"),
   })
   .strict();
@@ -70,13 +86,22 @@ export async function scorePairSides(
 export const doubtedCount = (mentions: readonly ScoredMention[], doubt: number): number =>
   mentions.filter((m) => m.logprob < doubt).length;
 
-/** The self-check's rule: the chosen side has fewer doubted mentions than the rejected side. */
-export const chosenIsSurer = (sides: ScoredSides, doubt: number): boolean =>
-  doubtedCount(sides.chosen, doubt) < doubtedCount(sides.rejected, doubt);
+/** Doubted mentions per mention; 0 for a side that names no object (nothing to doubt). */
+export const doubtedRate = (mentions: readonly ScoredMention[], doubt: number): number =>
+  ratio(doubtedCount(mentions, doubt), mentions.length);
+
+/**
+ * The self-check's rule: the chosen side has fewer doubted mentions than the rejected side
+ * (`count`), or a lower share of its mentions doubted (`rate`). Ties are not kept.
+ */
+export function chosenIsSurer(sides: ScoredSides, doubt: number, rule: SelfCheckRule = "count"): boolean {
+  const measure = rule === "count" ? doubtedCount : doubtedRate;
+  return measure(sides.chosen, doubt) < measure(sides.rejected, doubt);
+}
 
 /**
  * Scores both sides of every pair of `recordsPath` with `backend` (the stage's input model) and
- * writes the pairs whose chosen side has fewer doubted object mentions, whole and atomically, to
+ * writes the pairs whose chosen side is surer by the check's rule, whole and atomically, to
  * `out`. Pairs that name no object on either side (creature descriptions) tie and are dropped.
  */
 export async function writeSelfChecked(options: {
@@ -104,9 +129,12 @@ export async function writeSelfChecked(options: {
         onProgress: options.onProgress,
         signal: options.signal,
       });
-      return sides.map((s) => (chosenIsSurer(s, check.doubt) ? null : "chosen-not-surer"));
+      return sides.map((s) => (chosenIsSurer(s, check.doubt, check.rule) ? null : "chosen-not-surer"));
     },
-    noneKept: `has a chosen side with fewer doubted objects (doubt ${check.doubt})`,
+    noneKept:
+      check.rule === "count"
+        ? `has a chosen side with fewer doubted objects (doubt ${check.doubt})`
+        : `has a chosen side with a lower share of doubted objects (doubt ${check.doubt})`,
   });
   const mean = (side: keyof ScoredSides) =>
     sides.reduce((sum, s) => sum + doubtedCount(s[side], check.doubt), 0) / Math.max(records, 1);

@@ -5,7 +5,7 @@
 //     ablation without negatives. `oracleFilter` (a diagnostic that reads the pool's scene
 //     graphs) trains only on the pairs whose chosen side hallucinates less; `selfCheck`, its
 //     label-free counterpart, on the pairs whose chosen side names fewer objects the policy
-//     itself doubts (self-check.ts).
+//     itself doubts, or a lower share of them with `rule: rate` (self-check.ts).
 //   stic-infused-sft: stage 2. The stage-1 model describes the images of an instruction subset;
 //     SFT on the questions with the description prefixed (infused.ts).
 // Each stage writes its records under `<stage>/data` (content-addressed images, JSONL records,
@@ -114,7 +114,7 @@ export const sticPreferences = defineStageKind({
         }
       });
       ctx.log(
-        `${ctx.name}: self-check kept ${kept.kept} of ${kept.pairs} pairs; doubted objects per side: chosen ${kept.doubted.chosen.toFixed(2)}, rejected ${kept.doubted.rejected.toFixed(2)}`,
+        `${ctx.name}: self-check kept ${kept.kept} of ${kept.pairs} pairs (rule ${check.rule}); doubted objects per side: chosen ${kept.doubted.chosen.toFixed(2)}, rejected ${kept.doubted.rejected.toFixed(2)}`,
       );
     }
     if (config.oracleFilter) {

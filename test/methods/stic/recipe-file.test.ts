@@ -38,3 +38,16 @@ test("the biased-pool profile changes the world and nothing else", () => {
   assert.notEqual(biased.world.dir, plain.world.dir);
   assert.deepEqual({ ...biased, world: plain.world, profile: null }, plain);
 });
+
+test("the recipe evaluates every item of the test split; the validation profile changes only the split", () => {
+  const plain = loadRecipe(path).recipe;
+  assert.equal(plain.eval.split, "test");
+  assert.equal(plain.eval.limit, undefined, "no limit: every item of the split");
+  const validation = loadRecipe(path, { profile: "validation" }).recipe;
+  assert.deepEqual(
+    { ...validation, eval: { ...validation.eval, split: "test" }, profile: null },
+    plain,
+    "the validation profile changes the evaluation split and nothing else",
+  );
+  assert.equal(validation.eval.split, "validation");
+});

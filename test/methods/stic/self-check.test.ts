@@ -5,7 +5,7 @@ import { after, test } from "node:test";
 import { createDataset, readRecords } from "../../../src/data/dataset.js";
 import type { PreferenceRecord } from "../../../src/data/records.js";
 import { worldVocabulary } from "../../../src/eval/world-benches.js";
-import { SelfCheckSchema, writeSelfChecked } from "../../../src/methods/stic/self-check.js";
+import { chosenIsSurer, doubtedRate, SelfCheckSchema, writeSelfChecked } from "../../../src/methods/stic/self-check.js";
 import { cleanup, png, preferenceRecord, tempDir } from "../../data/fixtures.js";
 import { WordScorer } from "../common/word-scorer.js";
 
@@ -83,8 +83,54 @@ test("writeSelfChecked: the doubt threshold decides which mentions count", async
   assert.throws(() => readFileSync(none));
 });
 
-test("SelfCheckSchema: defaults, and a positive threshold or unknown key is refused", () => {
-  assert.deepEqual(SelfCheckSchema.parse({}), { doubt: -0.5, batch: 32 });
+test("SelfCheckSchema: defaults, and a positive threshold, an unknown rule or key is refused", () => {
+  assert.deepEqual(SelfCheckSchema.parse({}), { doubt: -0.5, rule: "count", batch: 32 });
+  assert.equal(SelfCheckSchema.parse({ rule: "rate" }).rule, "rate");
   assert.throws(() => SelfCheckSchema.parse({ doubt: 0.5 }));
+  assert.throws(() => SelfCheckSchema.parse({ rule: "share" }));
   assert.throws(() => SelfCheckSchema.parse({ dout: -1 }));
+});
+
+// Two pairs on which the count and rate rules disagree (heart and crescent are doubted):
+//   p0 chosen "A heart and a star."  heart, star: 1 doubted of 2 mentions (rate 0.5), shorter;
+//      rejected "A heart, a crescent, a star, a square and a circle.": 2 doubted of 5 (rate 0.4).
+//      count: 1 < 2, kept; rate: 0.5 > 0.4, dropped.
+//   p1 the same two answers the other way round: count 2 > 1, dropped; rate 0.4 < 0.5, kept.
+const short = "A heart and a star.";
+const long = "A heart, a crescent, a star, a square and a circle.";
+
+test("the count and rate rules on a pair where they disagree (chosen shorter, fewer doubts, higher rate)", async () => {
+  const { root, path, records } = await pairsFile([
+    [short, long],
+    [long, short],
+  ]);
+  const run = (rule: "count" | "rate") =>
+    writeSelfChecked({
+      backend: doubting(),
+      recordsPath: path,
+      out: join(root, `${rule}.jsonl`),
+      root,
+      table,
+      check: SelfCheckSchema.parse({ rule }),
+    });
+  const count = await run("count");
+  assert.deepEqual(readRecords(join(root, "count.jsonl"), "preference", { root }), [records[0]]);
+  const rate = await run("rate");
+  assert.deepEqual(readRecords(join(root, "rate.jsonl"), "preference", { root }), [records[1]]);
+  // Both report doubted mentions per side as counts: (1 + 2) / 2 on each side.
+  assert.deepEqual(count.doubted, { chosen: 1.5, rejected: 1.5 });
+  assert.deepEqual(rate.doubted, count.doubted);
+});
+
+test("chosenIsSurer and doubtedRate by hand; a side without mentions has rate 0 and ties with another", () => {
+  const m = (...logprobs: number[]) =>
+    logprobs.map((logprob, i) => ({ canonical: "x", start: i, end: i + 1, logprob }));
+  const sides = { chosen: m(-1, -0.1), rejected: m(-1, -2, -0.1, -0.1, -0.1) };
+  assert.equal(doubtedRate(sides.chosen, -0.5), 0.5);
+  assert.equal(doubtedRate(sides.rejected, -0.5), 0.4);
+  assert.equal(chosenIsSurer(sides, -0.5), true, "count is the default");
+  assert.equal(chosenIsSurer(sides, -0.5, "rate"), false);
+  assert.equal(doubtedRate([], -0.5), 0);
+  assert.equal(chosenIsSurer({ chosen: [], rejected: m(-0.1) }, -0.5, "rate"), false, "0 against 0: a tie");
+  assert.equal(chosenIsSurer({ chosen: [], rejected: m(-1) }, -0.5, "rate"), true);
 });

@@ -1,0 +1,46 @@
+// `selfsynth compare RUN... [--baseline ROUND] [--ceiling RUN] [--json]`: the rounds of runs of one
+// recipe (seeds) against a baseline round, from their per-item records (src/run/compare-runs.ts,
+// src/eval/comparison.ts): per bench metric and round, the mean and sample SD over runs, the mean
+// difference to the baseline with its 95% paired bootstrap interval over items, and a verdict.
+// With --json the last line is {"baseline": ..., "rows": [{round, bench, metric, mean, sd, diff,
+// ci, verdict[, gapClosed]}]}.
+import type { Command } from "commander";
+import { BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED } from "../../eval/paired-bootstrap.js";
+import { compareRunDirs } from "../../run/compare-runs.js";
+import { formatComparisonTable } from "../comparison-table.js";
+import { nonNegativeInt, positiveInt } from "../options.js";
+
+interface CompareOptions {
+  baseline: string;
+  ceiling?: string;
+  json?: boolean;
+  resamples: number;
+  seed: number;
+}
+
+export function registerCompare(program: Command, print: (line: string) => void = console.log): Command {
+  return program
+    .command("compare")
+    .description(
+      "compare the rounds of runs (seeds) with a baseline round: mean and SD over runs, the difference with a paired bootstrap 95% interval, a verdict",
+    )
+    .argument("<runs...>", "run folders (each with report.json and eval/<round>/<bench>.records.jsonl)")
+    .option("--baseline <round>", "the round every other round is compared with", "base")
+    .option(
+      "--ceiling <run>",
+      "a run whose last round is the ceiling: adds the share of the base-to-ceiling gap closed",
+    )
+    .option("--json", "print {baseline, rows} as JSON on the last line")
+    .option("--resamples <n>", "bootstrap resamples", positiveInt, BOOTSTRAP_RESAMPLES)
+    .option("--seed <n>", "the bootstrap's seed", nonNegativeInt, BOOTSTRAP_SEED)
+    .action((runs: string[], options: CompareOptions) => {
+      const comparison = compareRunDirs(runs, options);
+      if (options.json === true) {
+        print(JSON.stringify(comparison));
+        return;
+      }
+      print(`${runs.length} run${runs.length === 1 ? "" : "s"}: ${runs.join(", ")}`);
+      if (options.ceiling !== undefined) print(`ceiling: the last round of ${options.ceiling}`);
+      for (const line of formatComparisonTable(comparison)) print(line);
+    });
+}
