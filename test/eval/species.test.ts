@@ -73,7 +73,13 @@ test("species accuracy, explanation rate and concept precision/recall on hand-ch
     concept_recall: 0.375,
   });
   // The same from the summed per-item counts (what the bootstrap resamples).
+  // No item says whether its species was held out: the known/held-out counts stay at zero.
   assert.deepEqual(sumCounts(records.map((r) => bench.itemCounts(r))), {
+    knownAnswers: 0,
+    knownCorrect: 0,
+    heldOutAnswers: 0,
+    heldOutCorrect: 0,
+    marked: 0,
     answers: 4,
     correct: 2,
     explained: 2,
