@@ -3,6 +3,7 @@
 // chosen side of preference records), merge the adapters, and save the result as a model folder.
 // Checkpoints go to `<stage>/train` and a killed training resumes from the latest one.
 
+import { join } from "node:path";
 import type { z } from "zod";
 import { imageInput } from "../../backends/embedded.js";
 import { readRecords } from "../../data/dataset.js";
@@ -11,7 +12,7 @@ import type { PreferenceRecord, SftRecord } from "../../data/records.js";
 import type { ChatMessage } from "../../models/chat-template.js";
 import { LoraConfigSchema } from "../../models/lora-config.js";
 import { loadVLM, saveVLM } from "../../models/vlm-io.js";
-import type { StageContext } from "../../run/stage-kind.js";
+import type { StageContext, StageResult } from "../../run/stage-kind.js";
 import { checkTrainRules, type TrainConfig, TrainConfigFields } from "../../train/config.js";
 import { type DpoExample, type DpoOptions, trainDpo } from "../../train/dpo.js";
 import { type SftExample, trainSft } from "../../train/sft.js";
@@ -140,4 +141,14 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * A stage's training step: fineTune into `<stage>/model` once (a rerun gets the stored result),
+ * and that model as the stage's result, evaluated as a round.
+ */
+export async function trainStageModel(options: Omit<FineTuneOptions, "out">): Promise<StageResult> {
+  const out = join(options.ctx.stageDir, "model");
+  await options.ctx.step("train", () => fineTune({ ...options, out }));
+  return { model: out, evaluate: true };
 }

@@ -15,7 +15,7 @@ import { z } from "zod";
 import { worldVocabulary } from "../../eval/world-benches.js";
 import { defineStageKind } from "../../run/stage-kind.js";
 import { DpoOptionsSchema } from "../../train/dpo.js";
-import { fineTune, LoraSchema, TrainSchema } from "../common/fine-tune.js";
+import { LoraSchema, TrainSchema, trainStageModel } from "../common/fine-tune.js";
 import { GenerationSchema } from "../common/generation.js";
 import { makeRecords, openStageData, storeImage } from "../common/stage-data.js";
 import { instructionQuestions, poolItems } from "../common/world-items.js";
@@ -124,19 +124,14 @@ export const sticPreferences = defineStageKind({
       );
       ctx.log(`${ctx.name}: oracle filter kept ${kept.kept} of ${kept.pairs} pairs (${JSON.stringify(kept.dropped)})`);
     }
-    const out = join(ctx.stageDir, "model");
-    await ctx.step("train", () =>
-      fineTune({
-        ctx,
-        datasetRoot: data.root,
-        recordsPath: trainPath,
-        objective: config.objective === "dpo" ? { kind: "dpo", dpo: config.dpo } : { kind: "sft" },
-        lora: config.lora,
-        train: config.train,
-        out,
-      }),
-    );
-    return { model: out, evaluate: true };
+    return trainStageModel({
+      ctx,
+      datasetRoot: data.root,
+      recordsPath: trainPath,
+      objective: config.objective === "dpo" ? { kind: "dpo", dpo: config.dpo } : { kind: "sft" },
+      lora: config.lora,
+      train: config.train,
+    });
   },
 });
 
@@ -180,18 +175,13 @@ export const sticInfusedSft = defineStageKind({
       }),
     );
     ctx.log(`${ctx.name}: ${made.records} records; dropped ${JSON.stringify(made.drops)}`);
-    const out = join(ctx.stageDir, "model");
-    await ctx.step("train", () =>
-      fineTune({
-        ctx,
-        datasetRoot: data.root,
-        recordsPath: data.recordsPath,
-        objective: { kind: "sft" },
-        lora: config.lora,
-        train: config.train,
-        out,
-      }),
-    );
-    return { model: out, evaluate: true };
+    return trainStageModel({
+      ctx,
+      datasetRoot: data.root,
+      recordsPath: data.recordsPath,
+      objective: { kind: "sft" },
+      lora: config.lora,
+      train: config.train,
+    });
   },
 });

@@ -7,10 +7,9 @@
 //
 // Records need no model: they are made and written whole in one step (writeStageRecords), which a
 // rerun after a kill makes again; training then resumes from its checkpoints like every stage's.
-import { join } from "node:path";
 import { z } from "zod";
 import { defineStageKind } from "../../run/stage-kind.js";
-import { fineTune, LoraSchema, TrainSchema } from "../common/fine-tune.js";
+import { LoraSchema, TrainSchema, trainStageModel } from "../common/fine-tune.js";
 import { openStageData, storeImage, writeStageRecords } from "../common/stage-data.js";
 import { groundTruthRecords, poolTruthItems } from "./ground-truth.js";
 
@@ -66,18 +65,13 @@ export const supervisedSft = defineStageKind({
     ctx.log(
       `${ctx.name}: ${made.records} ground-truth records from ${made.images} pool images (${made.descriptions} descriptions, ${made.questions} existence questions; ${made.fewerQuestions} scenes had fewer than ${config.questionsPerImage}); dropped ${JSON.stringify(made.drops)}`,
     );
-    const out = join(ctx.stageDir, "model");
-    await ctx.step("train", () =>
-      fineTune({
-        ctx,
-        datasetRoot: data.root,
-        recordsPath: data.recordsPath,
-        objective: { kind: "sft" },
-        lora: config.lora,
-        train: config.train,
-        out,
-      }),
-    );
-    return { model: out, evaluate: true };
+    return trainStageModel({
+      ctx,
+      datasetRoot: data.root,
+      recordsPath: data.recordsPath,
+      objective: { kind: "sft" },
+      lora: config.lora,
+      train: config.train,
+    });
   },
 });
