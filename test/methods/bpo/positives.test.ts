@@ -220,8 +220,8 @@ test("llava: a missing or broken image is an error naming file and line, and not
     new RegExp(`${broken} line 16 \\(id "bad"\\): image`),
   );
 
-  const escape = llavaFile("escape.json", [{ ...good, image: "../../etc/passwd" }]);
-  await assert.rejects(positiveRecords(llavaPositives(escape, "auto"), storeOptions().options), /escapes/);
+  const outside = llavaFile("escape.json", [{ ...good, image: "../../etc/passwd" }]);
+  await assert.rejects(positiveRecords(llavaPositives(outside, "auto"), storeOptions().options), /escapes/);
 
   const twice = llavaFile("twice.json", [good, good]);
   assert.throws(
