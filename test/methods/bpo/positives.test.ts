@@ -93,7 +93,7 @@ test("sceneworld: descriptions and questions of the instruction split, in the ba
     assert.ok(
       text === `<image>\n${question.question}` ||
         text === `<image>\n${question.question}\n${SHORT_ANSWER_SUFFIX}` ||
-        question.task === "explain",
+        (question as { task?: string }).task === "explain",
       text,
     );
   }
