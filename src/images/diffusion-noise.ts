@@ -6,11 +6,11 @@
 //   ᾱ_t = ∏_{i=0..t} (1 - β_i)                (so ᾱ_0 = 1 - β_0, not 1: the code's cumprod)
 //   x_t = sqrt(ᾱ_t) · x_0 + sqrt(1 - ᾱ_t) · ε,  ε ~ N(0, I), one draw per pixel and channel
 //
-// x_0 is the normalized pixel tensor: (value / 255 - mean) / std per channel. The default mean
-// 0.5 and std 0.5 give [-1, 1] (DDPM's convention; the embedded VLM reads raw [0, 1] pixels and
-// has no normalization of its own); LLaVA's CLIP processor normalizes with CLIP's mean and std
-// (CLIP_NORMALIZE), which a recipe for a served LLaVA sets so that the noise has the scale it
-// had in the paper.
+// x_0 is the normalized pixel tensor: (value / 255 - mean) / std per channel. This function's
+// default, mean 0.5 and std 0.5, gives [-1, 1] (DDPM's convention; the embedded VLM reads raw
+// [0, 1] pixels and has no normalization of its own). LLaVA-1.5's CLIP processor, where the
+// paper added its noise, normalizes with CLIP's mean and std (CLIP_NORMALIZE): BPO's stage uses
+// that by default, so that the noise has the paper's size relative to the image.
 //
 // Where this departs from the code: the noised tensor goes back to an 8-bit PNG (images travel
 // between the layers, and to served models, encoded: src/images/chat-image.ts), so values that

@@ -22,9 +22,9 @@
 //     accepts it (generate() requires an image exactly when the prompt holds a marker;
 //     models/batching.ts checkImage) and the decoder reads the turn as text. The text-first base
 //     ("Toward a base that sees" in the README) learned the world's language from text before
-//     any image, which is where this mode looks for the prior. Measured on the shipped base (40
-//     instruction descriptions cut at 40%, temperature 0.8): continuations name many objects
-//     (319 mentions, 186 absent from the scene), fluent but loose.
+//     any image, which is where this mode looks for the prior. Measured on the shipped base
+//     (scripts/bpo-probe.ts: 40 instruction descriptions cut at 40%, temperature 0.8):
+//     continuations name many objects (319 mentions, 186 absent from the scene), fluent but loose.
 //   gray: a uniform mid-grey image (value 128) of the positive's size in its place, for backends
 //     that need an image. On the shipped base the continuations then mostly stop short (57
 //     mentions on the same 40 items): the grey image reads as "nothing here".

@@ -16,6 +16,7 @@ import { z } from "zod";
 import { readRecords } from "../../data/dataset.js";
 import { mimeTypeOfPath } from "../../data/image-store.js";
 import { worldVocabulary } from "../../eval/world-benches.js";
+import { CLIP_NORMALIZE } from "../../images/diffusion-noise.js";
 import { writeJsonAtomic } from "../../run/atomic.js";
 import { defineStageKind, type StageContext } from "../../run/stage-kind.js";
 import { DpoOptionsSchema } from "../../train/dpo.js";
@@ -89,7 +90,8 @@ const InjectionSchema = z
   })
   .strict();
 
-const channels = (value: number, check: z.ZodNumber) => z.tuple([check, check, check]).default([value, value, value]);
+const channels = (check: z.ZodNumber, values: readonly [number, number, number]) =>
+  z.tuple([check, check, check]).default([...values]);
 
 const WeakeningSchema = z
   .object({
@@ -111,10 +113,15 @@ const WeakeningSchema = z
       .strict()
       .prefault({}),
     normalize: z
-      .object({ mean: channels(0.5, z.number()), std: channels(0.5, z.number().gt(0)) })
+      .object({
+        mean: channels(z.number(), CLIP_NORMALIZE.mean),
+        std: channels(z.number().gt(0), CLIP_NORMALIZE.std),
+      })
       .strict()
       .prefault({})
-      .describe("x0 = (pixel/255 - mean)/std, the space the noise is added in; default [-1, 1]"),
+      .describe(
+        "x0 = (pixel/255 - mean)/std, the space the noise is added in; default CLIP's (LLaVA-1.5's processor, the paper's); 0.5/0.5 for [-1, 1]",
+      ),
   })
   .strict();
 

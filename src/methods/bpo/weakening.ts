@@ -1,9 +1,15 @@
 // BPO's second negative generator, image weakening (METHODS.md section 2, point 2): the policy
 // answers the positive's prompt about a diffusion-noised copy of its image (src/images/
 // diffusion-noise.ts: 1,000 steps, the sigmoid schedule, t = 900 by default, on the normalized
-// pixels), sampled at temperature 0.2. With the image mostly gone, what the answer still says
+// pixels: by default CLIP's normalization, the space LLaVA-1.5's processor gives the paper's
+// noise, so that the noise has the paper's size relative to the image; in [-1, 1] it is about
+// twice as large, and the shipped base read 40 of 40 noised instruction scenes as creatures,
+// naming no object: scripts/bpo-probe.ts), sampled at temperature 0.2. With the image mostly gone, what the answer still says
 // comes from the language prior. The noise of each positive is drawn from its own stream
-// (itemRng(seed, "bpo", "noise:<positive id>")), so a resumed run noises it the same way.
+// (itemRng(seed, "bpo", "noise:<positive id>")), so a resumed run noises it the same way. The
+// noise is added at the image's own resolution (SceneWorld's images are the embedded model's
+// input size); a server that shrinks a large photo afterwards averages part of it away, where
+// the released code noises the processor's resized tensor.
 //
 // `decoding: contrastive`, the released code's variant: the clean image is the input and the
 // noised one the contrast of visual contrastive decoding ((1 + α)·logit(clean) - α·logit(noisy),

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { CLIP_NORMALIZE } from "../../../src/images/diffusion-noise.js";
 import type { bpoPreferences } from "../../../src/methods/bpo/stages.js";
 import { registerBuiltinMethods } from "../../../src/methods/index.js";
 import { loadRecipe } from "../../../src/run/recipe.js";
@@ -44,7 +45,9 @@ test("the paper's values where the recipe keeps them", () => {
   assert.equal(s.injection.mode, "prior-continuation");
   assert.deepEqual([s.injection.temperature, s.injection.topP], [0.8, 0.95]);
   assert.deepEqual([s.weakening.t, s.weakening.temperature, s.weakening.decoding], [900, 0.2, "noisy"]);
-  assert.deepEqual(s.weakening.normalize, { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
+  // The paper's space: LLaVA-1.5's CLIP normalization, also the stage's default.
+  assert.deepEqual(s.weakening.normalize, { mean: [...CLIP_NORMALIZE.mean], std: [...CLIP_NORMALIZE.std] });
+  assert.deepEqual(getStageKind("bpo-preferences").schema.parse({}).weakening.normalize, s.weakening.normalize);
   assert.deepEqual(s.weakening.contrast, { alpha: 1, beta: 0.2 });
   assert.equal(s.maxWords, 350);
   assert.equal(s.dpo.beta, 0.1);
