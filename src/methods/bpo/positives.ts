@@ -212,6 +212,9 @@ export interface PositiveRecordOptions {
   maxWords?: number;
   /** Stores an image in the stage's dataset; resolves to its store path. */
   imagePath(image: ChatImage): Promise<string>;
+  /** Called as candidates are checked (done of all), then as records are made. */
+  onProgress?(done: number, total: number): void;
+  signal?: AbortSignal;
 }
 
 export interface PositiveRecords {
@@ -238,7 +241,10 @@ export async function positiveRecords(
 ): Promise<PositiveRecords> {
   const out: PositiveRecords = { records: [], dropped: [] };
   const kept: { c: PositiveCandidate; image: ChatImage }[] = [];
-  for (const c of candidates) {
+  const total = 2 * candidates.length;
+  for (const [i, c] of candidates.entries()) {
+    options.signal?.throwIfAborted();
+    options.onProgress?.(i, total);
     const reason = positiveDrop(c, options.maxWords);
     if (reason !== null) {
       out.dropped.push({ itemId: c.id, reason });
@@ -248,7 +254,9 @@ export async function positiveRecords(
     await decodeImage(image.bytes, { source: `${c.where}: image` });
     kept.push({ c, image });
   }
-  for (const { c, image } of kept) {
+  for (const [i, { c, image }] of kept.entries()) {
+    options.signal?.throwIfAborted();
+    options.onProgress?.(candidates.length + Math.round((i * candidates.length) / kept.length), total);
     out.records.push({
       kind: "sft",
       id: c.id,
@@ -264,6 +272,7 @@ export async function positiveRecords(
       },
     });
   }
+  options.onProgress?.(total, total);
   return out;
 }
 

@@ -171,17 +171,25 @@ export const bpoPreferences = defineStageKind({
     const positiveData = openStageData(ctx, "positives.jsonl");
     const positives = await ctx.step("positives", async () => {
       const { candidates, origin } = loadCandidates(ctx, config.positives);
-      const result = await positiveRecords(candidates, {
-        stage: ctx.name,
-        seed: ctx.seed,
-        origin,
-        maxWords: config.maxWords,
-        imagePath: storeImage(positiveData.store),
-      });
-      return {
-        candidates: candidates.length,
-        ...writeStageRecords(positiveData, "sft", result.records, result.dropped),
-      };
+      // Checked, then stored: two passes over the candidates.
+      const bar = ctx.progress(`${ctx.name} positives`, 2 * candidates.length);
+      try {
+        const result = await positiveRecords(candidates, {
+          stage: ctx.name,
+          seed: ctx.seed,
+          origin,
+          maxWords: config.maxWords,
+          imagePath: storeImage(positiveData.store),
+          onProgress: (done) => bar.update(done),
+          signal: ctx.signal,
+        });
+        return {
+          candidates: candidates.length,
+          ...writeStageRecords(positiveData, "sft", result.records, result.dropped),
+        };
+      } finally {
+        bar.done();
+      }
     });
     ctx.log(
       `${ctx.name}: ${positives.records} positives of ${positives.candidates} drawn; dropped ${JSON.stringify(positives.drops)}`,
