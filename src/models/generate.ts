@@ -52,8 +52,12 @@ export interface Sample {
 
 // --- the loop --------------------------------------------------------------------------------------
 
-/** The loop of generate() and generateNoCache(): one token per running row per step, until all are done. */
-function run(
+/**
+ * The loop of generate() and generateNoCache(): one token per running row per step, until all
+ * are done. Exported for decoders that make their next-token logits another way (a stepper of
+ * their own, e.g. contrastive-decoding.ts) and sample them exactly as generate() does.
+ */
+export function generateWith(
   model: VLM,
   tokenizer: Tokenizer,
   requests: GenerateRequest[],
@@ -168,7 +172,7 @@ export function generate(
   params: Partial<SamplingParams> = {},
   onToken?: TokenListener,
 ): Sample[][] {
-  return run(
+  return generateWith(
     model,
     tokenizer,
     requests,
@@ -185,5 +189,11 @@ export function generateNoCache(
   requests: GenerateRequest[],
   params: Partial<SamplingParams> = {},
 ): Sample[][] {
-  return run(model, tokenizer, requests, params, uncachedStepper(model, tokenizer.specialIds.pad, images(requests)));
+  return generateWith(
+    model,
+    tokenizer,
+    requests,
+    params,
+    uncachedStepper(model, tokenizer.specialIds.pad, images(requests)),
+  );
 }

@@ -25,7 +25,8 @@ export interface QuestionItem extends PoolItem {
   answer: string;
 }
 
-function readImage(worldDir: string, path: string, where: string): ChatImage {
+/** An image of a built world, by its record's relative path (refused when it escapes the world). */
+export function readImage(worldDir: string, path: string, where: string): ChatImage {
   const full = resolveInside(worldDir, path, where);
   return { bytes: new Uint8Array(readFileSync(full)), mimeType: mimeTypeOfPath(path) };
 }
