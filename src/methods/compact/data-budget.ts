@@ -149,6 +149,17 @@ export function writeTrainingFile(root: string, path: string, records: readonly 
   writeFileAtomic(path, lines.join(""));
 }
 
+/** COMPACT questions per k, read from the records' provenance (`k<k>:<capabilities>` per question). */
+export function questionsByK(records: readonly SftRecord[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of records)
+    for (const reason of r.provenance.reasons ?? []) {
+      const k = /^k(\d+):/.exec(reason)?.[1];
+      if (k !== undefined) out[k] = (out[k] ?? 0) + 1;
+    }
+  return out;
+}
+
 /** User-assistant turn pairs in the records: what the arm's answers train on. */
 export const answerTurns = (records: readonly SftRecord[]) => records.reduce((n, r) => n + r.messages.length / 2, 0);
 

@@ -32,6 +32,7 @@ import {
   generalRecords,
   instructionBasis,
   mixGeneral,
+  questionsByK,
   readWorldImage,
   teacherImages,
   writeTrainingFile,
@@ -177,10 +178,16 @@ export const compactSft = defineStageKind({
         records = await generalRecords(chosen, ctx.world.dir, data.store, ctx.name);
       }
       writeTrainingFile(data.root, data.recordsPath, records);
-      return { records: records.length, compact, general: records.length - compact, turns: answerTurns(records) };
+      return {
+        records: records.length,
+        compact,
+        general: records.length - compact,
+        turns: answerTurns(records),
+        questionsByK: questionsByK(records.slice(0, compact)),
+      };
     });
     ctx.log(
-      `${ctx.name}: trains on ${made.records} records (${made.compact} COMPACT, ${made.general} general; ${made.turns} answer turns)`,
+      `${ctx.name}: trains on ${made.records} records (${made.compact} COMPACT, ${made.general} general; ${made.turns} answer turns; COMPACT questions by k ${JSON.stringify(made.questionsByK)})`,
     );
     return trainStageModel({
       ctx,

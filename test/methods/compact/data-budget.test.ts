@@ -11,6 +11,7 @@ import {
   budgetPlan,
   generalExamples,
   mixGeneral,
+  questionsByK,
   writeTrainingFile,
 } from "../../../src/methods/compact/data-budget.js";
 import { instructionExamples } from "../../../src/train/world-data.js";
@@ -124,5 +125,20 @@ test("the training file: validated, unique ids, written whole; answer turns coun
       .map((l) => JSON.parse(l).id),
     ["a", "b"],
     "a refused write leaves the file as it was",
+  );
+});
+
+test("COMPACT questions by k, from the records' reasons (general records have none)", () => {
+  const withReasons = (id: string, reasons: string[]) => ({
+    ...sft(id),
+    provenance: { ...sft(id).provenance, reasons },
+  });
+  assert.deepEqual(
+    questionsByK([
+      withReasons("a", ["k1:color", "k3:color+counting+shape"]),
+      withReasons("b", ["k1:shape", "k2:color+shape"]),
+      withReasons("c", ["general-instruction"]),
+    ]),
+    { "1": 2, "2": 1, "3": 1 },
   );
 });

@@ -143,9 +143,12 @@ test("the compact arm: COMPACT conversations plus general examples at the budget
 
 test("k1-only: COMPACT questions of one capability each", async () => {
   const run = join(dir, "k1");
-  await runRecipe({ recipePath: writeRecipe("k1", { k: 1, total: 3, general: 1 }), out: run, deps: quietDeps() });
+  const lines: string[] = [];
+  await runRecipe({ recipePath: writeRecipe("k1", { k: 1, total: 3, general: 1 }), out: run, deps: quietDeps(lines) });
   const compact = train(run).filter((r) => !isGeneral(r.id));
   assert.equal(compact.length, 2);
+  const questions = compact.reduce((n, r) => n + r.messages.length / 2, 0);
+  assert.ok(lines.some((l) => l.includes(`COMPACT questions by k {"1":${questions}}`)));
   for (const r of compact)
     assert.ok(
       r.provenance.reasons?.every((reason) => /^k1:[a-z_]+$/.test(reason)),
