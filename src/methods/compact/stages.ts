@@ -20,6 +20,7 @@ import { RecordWriter, readRecords } from "../../data/dataset.js";
 import type { SftRecord } from "../../data/records.js";
 import { defineStageKind, type StageContext } from "../../run/stage-kind.js";
 import { seededSubset } from "../../util/prng.js";
+import type { WorldRecord } from "../../world/splits.js";
 import { generateInChunks, readDrops } from "../common/chunked-records.js";
 import { LoraSchema, TrainSchema, trainStageModel } from "../common/fine-tune.js";
 import { openStageData, type StageData, storeImage } from "../common/stage-data.js";
@@ -218,7 +219,7 @@ async function synthesize(
   ctx: StageContext,
   data: StageData,
   config: CompactConfig,
-  basis: Parameters<typeof teacherImages>[0],
+  basis: readonly WorldRecord[],
   budget: Budget,
 ): Promise<SftRecord[]> {
   if (budget.method < 1)
