@@ -6,7 +6,8 @@
 //                        share of the general instruction examples (mixRecords), `budget.fraction`
 //                        of the instruction budget in all; `k: 1` gives the k = 1 only arm
 //   data: random-subset  a random subset of the general instruction examples of the same size
-//   data: full-budget    every general instruction example (as `base` was instruction-tuned)
+//   data: full-budget    every general instruction example: the examples `base` was tuned on,
+//                        trained as the other arms are (base: every weight, 2,000 steps of 32)
 //
 // Files under `<stage>/data`: `compact.jsonl` (every COMPACT conversation made, in image order;
 // resumable chunk by chunk), `drops.jsonl` (reason-coded attempts and images), `train.jsonl` (the
