@@ -34,18 +34,23 @@ interface ResolvedRecipe {
   stages: { name: string; type: string; data: string; k: number | string }[];
 }
 
-const runs: ArmRun[] = positionals.map((dir) => {
-  const config = JSON.parse(readFileSync(join(dir, "config.resolved.json"), "utf8")) as ResolvedRecipe;
-  const stage = config.stages.find((s) => s.type === "compact-sft");
-  if (stage === undefined) throw new Error(`${dir}: no compact-sft stage in config.resolved.json`);
-  return { arm: armOf(stage), seed: config.seed, round: stage.name, evaluation: readRunEvaluation(dir) };
-});
-const comparison = compareRounds({
-  runs: joinArms(runs),
-  baseline: values.baseline,
-  bench: worldBenchSpec,
-  resamples: Number(values.resamples),
-  seed: Number(values.seed),
-});
-if (values.json) console.log(JSON.stringify(comparison));
-else for (const line of formatComparisonTable(comparison)) console.log(line);
+try {
+  const runs: ArmRun[] = positionals.map((dir) => {
+    const config = JSON.parse(readFileSync(join(dir, "config.resolved.json"), "utf8")) as ResolvedRecipe;
+    const stage = config.stages.find((s) => s.type === "compact-sft");
+    if (stage === undefined) throw new Error(`${dir}: no compact-sft stage in config.resolved.json`);
+    return { arm: armOf(stage), seed: config.seed, round: stage.name, evaluation: readRunEvaluation(dir) };
+  });
+  const comparison = compareRounds({
+    runs: joinArms(runs),
+    baseline: values.baseline,
+    bench: worldBenchSpec,
+    resamples: Number(values.resamples),
+    seed: Number(values.seed),
+  });
+  if (values.json) console.log(JSON.stringify(comparison));
+  else for (const line of formatComparisonTable(comparison)) console.log(line);
+} catch (error) {
+  console.error(`compact-arms: ${(error as Error).message}`);
+  process.exit(1);
+}
