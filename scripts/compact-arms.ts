@@ -51,6 +51,6 @@ try {
   if (values.json) console.log(JSON.stringify(comparison));
   else for (const line of formatComparisonTable(comparison)) console.log(line);
 } catch (error) {
-  console.error(`compact-arms: ${(error as Error).message}`);
+  console.error((error as Error).message);
   process.exit(1);
 }
