@@ -1,5 +1,7 @@
 // Short-answer capability questions (COMPACT, Wu et al., arXiv 2504.21850): accuracy overall,
-// per capability, and per number of capabilities a question needs (k). Answers are compared
+// per capability, and per number of capabilities a question needs (k): `by_k` as a table, and
+// `accuracy_k1` ... `accuracy_k4plus` from additive counts, so that the comparison of rounds
+// (paired bootstrap) gives each k its interval (COMPACT's claim is about k = 3 and 4). Answers are compared
 // after a VQA-style normalization (lower-case, punctuation and articles dropped, number words as
 // digits) extended with the world's synonym table.
 import type { SynonymTable } from "./text.js";
@@ -87,6 +89,13 @@ export interface CapabilityVerdict {
 
 export const CAPABILITY_METRICS: Readonly<Record<string, MetricInfo>> = {
   accuracy: { higherIsBetter: true, description: "normalized answer equals a normalized accepted answer" },
+  accuracy_k1: { higherIsBetter: true, description: "accuracy on questions needing 1 capability (NaN: none)" },
+  accuracy_k2: { higherIsBetter: true, description: "accuracy on questions needing 2 capabilities (NaN: none)" },
+  accuracy_k3: { higherIsBetter: true, description: "accuracy on questions needing 3 capabilities (NaN: none)" },
+  accuracy_k4plus: {
+    higherIsBetter: true,
+    description: "accuracy on questions needing 4 or more capabilities (NaN: none)",
+  },
   by_capability: {
     higherIsBetter: true,
     description: "{capability: {accuracy, n}}; a question counts toward every capability it needs",
@@ -94,12 +103,41 @@ export const CAPABILITY_METRICS: Readonly<Record<string, MetricInfo>> = {
   by_k: { higherIsBetter: true, description: "{k: {accuracy, n}} by number of capabilities needed" },
 };
 
-/** Accuracy from counts summed over questions (the bootstrap's and every breakdown cell's formula). */
-export function capabilityFromCounts(counts: Readonly<{ questions?: number; correct?: number }>) {
+/**
+ * The k cells of the counts. Every record gives the same count names (the bootstrap sums them
+ * name by name), so the cells are fixed: k = 1, 2, 3, and 4 or more together (SceneWorld's
+ * questions need at most 4; COMPACT's MMStar analysis reports k up to 4).
+ */
+export const K_CELLS = ["k1", "k2", "k3", "k4plus"] as const;
+export const kCell = (k: number): (typeof K_CELLS)[number] =>
+  k >= 4 ? "k4plus" : k === 3 ? "k3" : k === 2 ? "k2" : "k1";
+
+/** Accuracy from counts summed over questions (every breakdown cell's formula). */
+function accuracyFromCounts(counts: Readonly<{ questions?: number; correct?: number }>) {
   return { accuracy: ratio(counts.correct ?? 0, counts.questions ?? 0) };
 }
 
-const capabilityItemCounts = (correct: boolean) => ({ questions: 1, correct: correct ? 1 : 0 });
+/**
+ * The top-level metrics from counts summed over questions (the bootstrap's formula): accuracy,
+ * and accuracy per k cell (NaN for a cell without questions, as species' accuracy_known).
+ */
+export function capabilityFromCounts(counts: Readonly<Counts>): Record<string, number> {
+  const out: Record<string, number> = accuracyFromCounts(counts);
+  for (const cell of K_CELLS)
+    out[`accuracy_${cell}`] = ratio(counts[`correct_${cell}`] ?? 0, counts[`questions_${cell}`] ?? 0, Number.NaN);
+  return out;
+}
+
+/** One question's counts: overall, and in its k cell (0 in the others). */
+export function capabilityItemCounts(correct: boolean, k: number): Counts {
+  const counts: Counts = { questions: 1, correct: correct ? 1 : 0 };
+  for (const cell of K_CELLS) {
+    const mine = cell === kCell(k);
+    counts[`questions_${cell}`] = mine ? 1 : 0;
+    counts[`correct_${cell}`] = mine && correct ? 1 : 0;
+  }
+  return counts;
+}
 
 export function capabilityMetrics(items: readonly { correct: boolean; capabilities: readonly string[]; k: number }[]) {
   const byCapability = new Map<string, Counts[]>();
@@ -110,7 +148,7 @@ export function capabilityMetrics(items: readonly { correct: boolean; capabiliti
     map.set(key, cell);
   };
   for (const { correct, capabilities, k } of items) {
-    const counts = capabilityItemCounts(correct);
+    const counts = { questions: 1, correct: correct ? 1 : 0 };
     for (const c of new Set(capabilities)) add(byCapability, c, counts);
     add(byK, k, counts);
   }
@@ -118,10 +156,10 @@ export function capabilityMetrics(items: readonly { correct: boolean; capabiliti
     Object.fromEntries(
       [...map.entries()]
         .sort(([a], [b]) => order(a, b))
-        .map(([key, cell]) => [String(key), { ...capabilityFromCounts(sumCounts(cell)), n: cell.length }]),
+        .map(([key, cell]) => [String(key), { ...accuracyFromCounts(sumCounts(cell)), n: cell.length }]),
     );
   return {
-    ...capabilityFromCounts(sumCounts(items.map((i) => capabilityItemCounts(i.correct)))),
+    ...capabilityFromCounts(sumCounts(items.map((i) => capabilityItemCounts(i.correct, i.k)))),
     by_capability: table(byCapability, (a, b) => (a < b ? -1 : a > b ? 1 : 0)),
     by_k: table(byK, (a, b) => a - b),
   };
@@ -150,7 +188,7 @@ export function capabilitiesBench(
     }),
     parse: (raw) => normalizeShortAnswer(raw, table),
     verdict: (parsed, truth) => ({ correct: truth.accepted.includes(parsed) }),
-    itemCounts: (record) => capabilityItemCounts(isCorrect(record)),
+    itemCounts: (record) => capabilityItemCounts(isCorrect(record), record.ground_truth.k),
     fromCounts: capabilityFromCounts,
     metrics: (records: readonly EvalRecord<string, CapabilityTruth>[]) =>
       capabilityMetrics(

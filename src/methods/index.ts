@@ -2,6 +2,7 @@
 // stages name) and inference modes (how evaluation may ask a model). The CLI calls this once at
 // start; tests that need the registrations call it too. Calling it again changes nothing.
 import { registerBpo } from "./bpo/index.js";
+import { registerCompact } from "./compact/index.js";
 import { registerStic } from "./stic/index.js";
 import { registerSupervised } from "./supervised/index.js";
 
@@ -9,4 +10,5 @@ export function registerBuiltinMethods(): void {
   registerStic();
   registerSupervised();
   registerBpo();
+  registerCompact();
 }

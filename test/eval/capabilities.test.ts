@@ -5,6 +5,8 @@ import {
   type CapabilityTruth,
   type CapabilityVerdict,
   capabilitiesBench,
+  capabilityFromCounts,
+  capabilityItemCounts,
   normalizeShortAnswer,
 } from "../../src/eval/capabilities.js";
 import { SynonymTable } from "../../src/eval/text.js";
@@ -72,6 +74,11 @@ test("capability accuracy overall, by capability and by k on hand-checked items"
   // k=3: item 4 → 0/1.
   assert.deepEqual(bench.metrics(records), {
     accuracy: 0.6,
+    // The k cells from counts (what the bootstrap resamples): the by_k table's values; no k >= 4 item.
+    accuracy_k1: 0.5,
+    accuracy_k2: 1,
+    accuracy_k3: 0,
+    accuracy_k4plus: Number.NaN,
     by_capability: {
       color: { accuracy: 0.75, n: 4 },
       counting: { accuracy: 0.5, n: 2 },
@@ -80,9 +87,54 @@ test("capability accuracy overall, by capability and by k on hand-checked items"
     },
     by_k: { "1": { accuracy: 0.5, n: 2 }, "2": { accuracy: 1, n: 2 }, "3": { accuracy: 0, n: 1 } },
   });
-  // The top-level accuracy from summed per-item counts (what the bootstrap resamples).
-  assert.deepEqual(sumCounts(records.map((r) => bench.itemCounts(r))), { questions: 5, correct: 3 });
-  assert.deepEqual(bench.fromCounts({ questions: 5, correct: 3 }), { accuracy: 0.6 });
+  // The top-level metrics from summed per-item counts (what the bootstrap resamples).
+  const totals = {
+    questions: 5,
+    correct: 3,
+    questions_k1: 2,
+    correct_k1: 1,
+    questions_k2: 2,
+    correct_k2: 2,
+    questions_k3: 1,
+    correct_k3: 0,
+    questions_k4plus: 0,
+    correct_k4plus: 0,
+  };
+  assert.deepEqual(sumCounts(records.map((r) => bench.itemCounts(r))), totals);
+  assert.deepEqual(bench.fromCounts(totals), {
+    accuracy: 0.6,
+    accuracy_k1: 0.5,
+    accuracy_k2: 1,
+    accuracy_k3: 0,
+    accuracy_k4plus: Number.NaN,
+  });
+});
+
+test("every record gives the same count names; k of 4 and more share the last cell", () => {
+  assert.deepEqual(capabilityItemCounts(true, 4), capabilityItemCounts(true, 6));
+  assert.deepEqual(capabilityItemCounts(false, 2), {
+    questions: 1,
+    correct: 0,
+    questions_k1: 0,
+    correct_k1: 0,
+    questions_k2: 1,
+    correct_k2: 0,
+    questions_k3: 0,
+    correct_k3: 0,
+    questions_k4plus: 0,
+    correct_k4plus: 0,
+  });
+  const names = (k: number) => Object.keys(capabilityItemCounts(k % 2 === 0, k)).sort();
+  for (const k of [1, 2, 3, 4, 5]) assert.deepEqual(names(k), names(1));
+  // A k-4 question right and a k-1 question wrong: 1 of 2 overall, 1/1 at k >= 4, 0/1 at k = 1.
+  const m = capabilityFromCounts(sumCounts([capabilityItemCounts(true, 4), capabilityItemCounts(false, 1)]));
+  assert.deepEqual(m, {
+    accuracy: 0.5,
+    accuracy_k1: 0,
+    accuracy_k2: Number.NaN,
+    accuracy_k3: Number.NaN,
+    accuracy_k4plus: 1,
+  });
 });
 
 test("alternatives are accepted answers", () => {

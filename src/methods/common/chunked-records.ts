@@ -26,6 +26,13 @@ export interface Dropped {
 export interface ChunkOutcome<R> {
   records: R[];
   dropped: Dropped[];
+  /**
+   * Drops of parts of the chunk's items (COMPACT: one question of an image that may still give a
+   * record), ids `<item id>/<part>`: appended to drops.jsonl in the chunk's write, after its
+   * records, and counted by reason; never taken for items. A kill between the records' write and
+   * the drops' loses these audit lines of that one chunk (its records and item drops are kept).
+   */
+  partsDropped?: Dropped[];
 }
 
 export interface ChunkedOptions<I extends { id: string }, K extends RecordKind> {
@@ -138,9 +145,17 @@ export async function generateInChunks<I extends { id: string }, K extends Recor
     }
     const missing = chunk.find((item) => !answered.has(item.id));
     if (missing) throw new Error(`item '${missing.id}' got neither a record nor a drop reason`);
+    const parts = outcome.partsDropped ?? [];
+    const partIds = new Set<string>();
+    for (const d of parts) {
+      const slash = d.itemId.lastIndexOf("/");
+      if (slash < 0 || !wanted.has(d.itemId.slice(0, slash)) || dropped.has(d.itemId) || partIds.has(d.itemId))
+        throw new Error(`a part drop has id '${d.itemId}', not '<item of its chunk>/<new part>'`);
+      partIds.add(d.itemId);
+    }
     writer.append(outcome.records);
-    appendDrops(dropsPath, outcome.dropped);
-    for (const d of outcome.dropped) dropped.set(d.itemId, d.reason);
+    appendDrops(dropsPath, [...outcome.dropped, ...parts]);
+    for (const d of [...outcome.dropped, ...parts]) dropped.set(d.itemId, d.reason);
     done += chunk.length;
     options.onProgress?.(done, items.length);
   }

@@ -67,6 +67,23 @@ async function pixelsOf(store: ImageStore, path: string, size: number): Promise<
   return imageInput({ bytes, mimeType: mimeTypeOfPath(path) }, size, path);
 }
 
+/**
+ * Each distinct image decoded once: records that share an image share its pixels (collate copies
+ * them into the batch). COMPACT's full-budget arm trains 91,453 records on 10,000 images: 0.5 GB
+ * of pixels instead of 4.5.
+ */
+function pixelReader(store: ImageStore, size: number): (path: string) => Promise<Float32Array> {
+  const cache = new Map<string, Float32Array>();
+  return async (path) => {
+    let pixels = cache.get(path);
+    if (pixels === undefined) {
+      pixels = await pixelsOf(store, path, size);
+      cache.set(path, pixels);
+    }
+    return pixels;
+  };
+}
+
 /** One image per record: the embedded VLM reads a single image. */
 function singleImage(record: { id: string; images: string[] }): string | null {
   if (record.images.length > 1)
@@ -76,10 +93,11 @@ function singleImage(record: { id: string; images: string[] }): string | null {
 
 async function dpoExamples(records: PreferenceRecord[], store: ImageStore, size: number): Promise<DpoExample[]> {
   const out: DpoExample[] = [];
+  const pixels = pixelReader(store, size);
   for (const r of records) {
     const path = singleImage(r);
     out.push({
-      image: path === null ? null : await pixelsOf(store, path, size),
+      image: path === null ? null : await pixels(path),
       prompt: r.prompt as ChatMessage[],
       chosen: r.chosen,
       rejected: r.rejected,
@@ -91,11 +109,12 @@ async function dpoExamples(records: PreferenceRecord[], store: ImageStore, size:
 
 async function sftExamples(records: (SftRecord | PreferenceRecord)[], store: ImageStore, size: number) {
   const out: SftExample[] = [];
+  const pixels = pixelReader(store, size);
   for (const r of records) {
     const path = singleImage(r);
     const messages: ChatMessage[] =
       r.kind === "sft" ? r.messages : [...r.prompt, { role: "assistant", content: r.chosen }];
-    out.push({ image: path === null ? null : await pixelsOf(store, path, size), messages });
+    out.push({ image: path === null ? null : await pixels(path), messages });
   }
   return out;
 }

@@ -268,3 +268,83 @@ test("chunkSize must be a positive integer; an aborted signal stops before the n
   assert.deepEqual(calls, [["item-0", "item-1"]]);
   assert.deepEqual(recordIds(paths.records), ["item-0", "item-1"]);
 });
+
+test("part drops (a question of an image) go to drops.jsonl with the chunk, counted, never taken for items", async () => {
+  const paths = fresh();
+  const writer = RecordWriter.open(paths.records, "sft", { checkImages: false });
+  try {
+    // Every item gives a record; each also drops one of its parts ("<item>/q0").
+    const make = async (chunk: Item[]): Promise<ChunkOutcome<SftRecord>> => ({
+      records: chunk.map((i) => record(i.id)),
+      dropped: [],
+      partsDropped: chunk.map((i) => ({ itemId: `${i.id}/q0`, reason: "near-duplicate" })),
+    });
+    const result = await generateInChunks({ items: items(4), chunkSize: 3, writer, dropsPath: paths.drops, make });
+    assert.deepEqual(result, { records: 4, drops: { "near-duplicate": 4 } });
+    assert.deepEqual(
+      readDrops(paths.drops).map((d) => d.itemId),
+      ["item-0/q0", "item-1/q0", "item-2/q0", "item-3/q0"],
+    );
+    // A rerun asks for nothing and counts the same (the part ids are no items, the items are done).
+    let asked = 0;
+    const again = await generateInChunks({
+      items: items(4),
+      chunkSize: 3,
+      writer,
+      dropsPath: paths.drops,
+      make: async (chunk) => {
+        asked += chunk.length;
+        return { records: [], dropped: [] };
+      },
+    });
+    assert.equal(asked, 0);
+    assert.deepEqual(again.drops, { "near-duplicate": 4 });
+  } finally {
+    writer.close();
+  }
+});
+
+test("a part drop must name a part of an item of its chunk, once", async () => {
+  for (const bad of ["item-9/q0", "item-0", "other/q0"]) {
+    const paths = fresh();
+    const writer = RecordWriter.open(paths.records, "sft", { checkImages: false });
+    try {
+      await assert.rejects(
+        generateInChunks({
+          items: items(2),
+          chunkSize: 2,
+          writer,
+          dropsPath: paths.drops,
+          make: async (chunk) => ({
+            records: chunk.map((i) => record(i.id)),
+            dropped: [],
+            partsDropped: [{ itemId: bad, reason: "x" }],
+          }),
+        }),
+        /a part drop has id/,
+      );
+    } finally {
+      writer.close();
+    }
+  }
+  const paths = fresh();
+  const writer = RecordWriter.open(paths.records, "sft", { checkImages: false });
+  try {
+    const twice = [
+      { itemId: "item-0/q0", reason: "x" },
+      { itemId: "item-0/q0", reason: "y" },
+    ];
+    await assert.rejects(
+      generateInChunks({
+        items: items(1),
+        chunkSize: 1,
+        writer,
+        dropsPath: paths.drops,
+        make: async (chunk) => ({ records: chunk.map((i) => record(i.id)), dropped: [], partsDropped: twice }),
+      }),
+      /a part drop has id 'item-0\/q0'/,
+    );
+  } finally {
+    writer.close();
+  }
+});
