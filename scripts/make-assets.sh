@@ -11,12 +11,11 @@
 #      training checkpoints go to runs/pretrain/<stage> (resumable, not committed);
 #   3. evaluate assets/base on every benchmark and collect the results in assets/base-metrics.json.
 #
-# Budget (2 cores, unloaded, measured 2026-12-02 before the language stage): world 1.8 min,
-# vision 8, aligned 10, base 11 at 2,000 steps, scorer 6; the language stage (1,200 steps) and
-# the base at 4,000 steps add about 35 (measured 2026-12-04 on a shared machine, so estimated),
-# then about 10 minutes evaluating the base on the full test split (STAGE_DEFAULTS in
-# src/train/pretrain/common.ts). The shipped assets predate the language stage; the calibration
-# behind the choices: README.
+# Budget (2 cores, measured 2026-12-04 stage by stage for the shipped files, with other work
+# niced beside some stages): world 3 min, vision 13, language about 20 (on one thread), aligned
+# 17, base 39 (4,000 steps), scorer 11, then about 6 minutes evaluating the base on the full
+# test split (STAGE_DEFAULTS in src/train/pretrain/common.ts hold the step counts). The
+# calibration behind the choices: README, "Toward a base that sees".
 #
 # Environment:
 #   QUICK=1      a minutes-long smoke version (small world, tiny step counts, --limit on evals)
@@ -25,6 +24,7 @@
 #   SEED=n       training seed (default 0)
 #   RESUME=1     continue interrupted stages from their checkpoints instead of starting afresh
 #   SKIP_EVAL=1  stop after training
+#   EVAL_ONLY=1  no training: build (or reuse) the world, then evaluate the existing assets/base
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +33,7 @@ THREADS="${THREADS:-2}"
 SEED="${SEED:-0}"
 RESUME="${RESUME:-0}"
 SKIP_EVAL="${SKIP_EVAL:-0}"
+EVAL_ONLY="${EVAL_ONLY:-0}"
 BENCHES=(pope-random pope-popular pope-adversarial chair capabilities species)
 
 # The CLI from source (tsx), so the pipeline needs no build step.
@@ -96,21 +97,23 @@ fresh() { [ "$RESUME" = "1" ] || rm -rf "$WORK/$1"; }
 
 timed world selfsynth world build --config "$CONFIG" --out "$WORLD"
 
-fresh vision
-timed vision selfsynth pretrain vision "${COMMON[@]}" --out "$ASSETS/vision" --work-dir "$WORK/vision" \
-  "${VISION_ARGS[@]}"
-fresh language
-timed language selfsynth pretrain language "${COMMON[@]}" --out "$WORK/language-model" \
-  --work-dir "$WORK/language" "${LANGUAGE_ARGS[@]}"
-fresh aligned
-timed aligned selfsynth pretrain aligned "${COMMON[@]}" --from "$WORK/language-model" --vision-from "$ASSETS/vision" \
-  --out "$ASSETS/aligned" --work-dir "$WORK/aligned" "${ALIGNED_ARGS[@]}"
-fresh base
-timed base selfsynth pretrain base "${COMMON[@]}" --from "$ASSETS/aligned" --out "$ASSETS/base" \
-  --work-dir "$WORK/base" "${BASE_ARGS[@]}"
-fresh scorer
-timed scorer selfsynth pretrain scorer "${COMMON[@]}" --vision-from "$ASSETS/vision" --out "$ASSETS/scorer" \
-  --work-dir "$WORK/scorer" "${SCORER_ARGS[@]}"
+if [ "$EVAL_ONLY" != "1" ]; then
+  fresh vision
+  timed vision selfsynth pretrain vision "${COMMON[@]}" --out "$ASSETS/vision" --work-dir "$WORK/vision" \
+    "${VISION_ARGS[@]}"
+  fresh language
+  timed language selfsynth pretrain language "${COMMON[@]}" --out "$WORK/language-model" \
+    --work-dir "$WORK/language" "${LANGUAGE_ARGS[@]}"
+  fresh aligned
+  timed aligned selfsynth pretrain aligned "${COMMON[@]}" --from "$WORK/language-model" --vision-from "$ASSETS/vision" \
+    --out "$ASSETS/aligned" --work-dir "$WORK/aligned" "${ALIGNED_ARGS[@]}"
+  fresh base
+  timed base selfsynth pretrain base "${COMMON[@]}" --from "$ASSETS/aligned" --out "$ASSETS/base" \
+    --work-dir "$WORK/base" "${BASE_ARGS[@]}"
+  fresh scorer
+  timed scorer selfsynth pretrain scorer "${COMMON[@]}" --vision-from "$ASSETS/vision" --out "$ASSETS/scorer" \
+    --work-dir "$WORK/scorer" "${SCORER_ARGS[@]}"
+fi
 
 du -sh "$ASSETS/vision" "$ASSETS/aligned" "$ASSETS/base" "$ASSETS/scorer"
 
@@ -124,7 +127,7 @@ mkdir -p "$EVAL_OUT"
 lines="$EVAL_OUT/metrics-lines.jsonl"
 : >"$lines"
 for bench in "${BENCHES[@]}"; do
-  timed "eval $bench" selfsynth eval --model "$ASSETS/base" --bench "$bench" --data "$WORLD" --json \
+  timed "eval $bench" selfsynth eval --model "$ASSETS/base" --bench "$bench" --data "$WORLD" --json --batch-size 32 --threads "$THREADS" \
     --out "$EVAL_OUT/$bench" "${EVAL_ARGS[@]}" >"$EVAL_OUT/$bench.stdout"
   tail -n 1 "$EVAL_OUT/$bench.stdout" | tee -a "$lines"
 done
