@@ -51,7 +51,7 @@ const PairSchema = z
   .object({
     anchor: z.enum(SHAPES).describe("object whose presence pulls in the partner"),
     partner: z.enum(SHAPES),
-    p: fraction.default(0.9).describe("P(partner present | anchor present) in biased splits"),
+    p: fraction.default(0.5).describe("P(partner present | anchor present) in biased splits"),
     pAlone: fraction.default(0.05).describe("P(partner present | anchor absent) in biased splits"),
   })
   .strict();
@@ -121,10 +121,10 @@ export const WorldConfigSchema = z
     priors: z
       .object({
         pairs: z.array(PairSchema).default([
-          { anchor: "star", partner: "crescent", p: 0.9, pAlone: 0.05 },
-          { anchor: "heart", partner: "diamond", p: 0.9, pAlone: 0.05 },
-          { anchor: "triangle", partner: "hexagon", p: 0.9, pAlone: 0.05 },
-          { anchor: "cross", partner: "ring", p: 0.9, pAlone: 0.05 },
+          { anchor: "star", partner: "crescent", p: 0.5, pAlone: 0.05 },
+          { anchor: "heart", partner: "diamond", p: 0.5, pAlone: 0.05 },
+          { anchor: "triangle", partner: "hexagon", p: 0.5, pAlone: 0.05 },
+          { anchor: "cross", partner: "ring", p: 0.5, pAlone: 0.05 },
         ]),
       })
       .strict()

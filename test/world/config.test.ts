@@ -23,7 +23,7 @@ test("defaults fill every field", () => {
   assert.equal(c.objects.colors.length, 10);
   assert.equal(c.splits.test.priorBreakingShare, 0.5);
   assert.equal(c.splits.pretraining.biased, true);
-  assert.equal(c.priors.pairs[0].p, 0.9);
+  assert.equal(c.priors.pairs[0].p, 0.5);
 });
 
 test("the shipped default.yaml equals the built-in defaults", () => {
