@@ -50,6 +50,20 @@ export interface EmbeddedBackendOptions {
   ownsModel?: boolean;
 }
 
+/** A backend's generation parameters as the embedded sampler's options (the stop string itself
+ * is never returned, as OpenAI-compatible servers do). */
+export function samplingOptions(params: GenerationParams) {
+  return {
+    n: params.n,
+    temperature: params.temperature,
+    topP: params.topP,
+    topK: params.topK,
+    maxNewTokens: params.maxTokens,
+    stop: params.stop,
+    includeStopStr: false,
+  };
+}
+
 export class EmbeddedBackend implements SettlingVisionLanguageModel {
   readonly name: string;
   readonly #scoreBatchSize: number;
@@ -102,15 +116,7 @@ export class EmbeddedBackend implements SettlingVisionLanguageModel {
     params: GenerationParams,
   ): Promise<Settled<GeneratedSample[]>[]> {
     this.#checkOpen();
-    const sampling = {
-      n: params.n,
-      temperature: params.temperature,
-      topP: params.topP,
-      topK: params.topK,
-      maxNewTokens: params.maxTokens,
-      stop: params.stop,
-      includeStopStr: false,
-    };
+    const sampling = samplingOptions(params);
     const out = new Array<Settled<GeneratedSample[]>>(requests.length);
     const ready: { i: number; request: GenerateRequest }[] = [];
     for (const [i, request] of requests.entries()) {

@@ -18,7 +18,7 @@
 // backend has; an OpenAI-compatible server returns top log-probs at most, so over HTTP the option
 // is refused with an error. Note that this variant suppresses the prior's errors rather than
 // eliciting them (METHODS.md), so its answers are closer to the positive.
-import { EmbeddedBackend, imageInput } from "../../backends/embedded.js";
+import { EmbeddedBackend, imageInput, samplingOptions } from "../../backends/embedded.js";
 import { requestKey, requestSeed } from "../../backends/seeds.js";
 import type {
   GeneratedSample,
@@ -92,16 +92,7 @@ export async function generateContrastively(
       embedded.model,
       embedded.tokenizer,
       batch,
-      {
-        n: params.n,
-        temperature: params.temperature,
-        topP: params.topP,
-        topK: params.topK,
-        maxNewTokens: params.maxTokens,
-        stop: params.stop,
-        includeStopStr: false,
-        seed: 0,
-      },
+      { ...samplingOptions(params), seed: 0 },
       contrast,
     );
     for (const row of samples) {
