@@ -4,37 +4,14 @@ import { liveTensorCount, setNumThreads } from "../../src/engine/index.js";
 import type { ChatMessage } from "../../src/models/chat-template.js";
 import { type GenerateRequest, generate, generateNoCache, type Sample } from "../../src/models/generate.js";
 import { scoreResponses } from "../../src/models/score.js";
-import { Tokenizer } from "../../src/models/tokenizer.js";
-import { VLM } from "../../src/models/vlm.js";
+import { pattern, peakedVlm, tinyTokenizer } from "./peaked-vlm.js";
 
 setNumThreads(1);
 
-const tokenizer = Tokenizer.build([
-  "describe the image. what is on the left? a red circle, a blue square and two green stars at the top.",
-  "is there a yellow heart in the middle? yes. no. one small cross below a large diamond.",
-]);
-// Untrained but with larger weights than the default init, so that distributions are peaked
-// enough for greedy decoding to be meaningful and for samples to differ by seed.
-const model = new VLM(
-  {
-    vision: { imageSize: 8, patchSize: 4, dim: 32, layers: 1, heads: 2, mlpDim: 64 },
-    projectorHidden: 64,
-    decoder: { dim: 64, layers: 2, heads: 4, mlpDim: 128, maxPositions: 96, ropeBase: 10000 },
-    vocabSize: tokenizer.vocabSize,
-    imageTokenId: tokenizer.specialIds.image,
-  },
-  { seed: 11 },
-);
-model.lmHead.weight.assign(model.lmHead.weight.mul(40));
+const tokenizer = tinyTokenizer();
+const model = peakedVlm(tokenizer, 11);
 after(() => model.dispose());
 
-function pattern(seed: number): Float32Array {
-  let s = seed * 7919 + 13;
-  return Float32Array.from({ length: 3 * 8 * 8 }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s / 2147483648;
-  });
-}
 const user = (content: string): ChatMessage[] => [{ role: "user", content }];
 // Prompts of different lengths, with and without an image: the batch is left-padded.
 const requests: GenerateRequest[] = [

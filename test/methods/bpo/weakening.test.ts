@@ -15,22 +15,12 @@ import {
 } from "../../../src/methods/bpo/weakening.js";
 import { itemRng } from "../../../src/methods/common/item-rng.js";
 import { Tokenizer } from "../../../src/models/tokenizer.js";
-import { VLM } from "../../../src/models/vlm.js";
+import { peakedVlm } from "../../models/peaked-vlm.js";
 import { FakeVlm, testImage } from "../stic/fake-vlm.js";
 
 setNumThreads(1);
 const tokenizer = Tokenizer.build(["describe the image. a red circle, a blue square and two green stars. yes. no."]);
-const model = new VLM(
-  {
-    vision: { imageSize: 8, patchSize: 4, dim: 32, layers: 1, heads: 2, mlpDim: 64 },
-    projectorHidden: 64,
-    decoder: { dim: 64, layers: 2, heads: 4, mlpDim: 128, maxPositions: 96, ropeBase: 10000 },
-    vocabSize: tokenizer.vocabSize,
-    imageTokenId: tokenizer.specialIds.image,
-  },
-  { seed: 5 },
-);
-model.lmHead.weight.assign(model.lmHead.weight.mul(40));
+const model = peakedVlm(tokenizer, 5);
 const backend = new EmbeddedBackend(model, tokenizer, { name: "embedded:tiny" });
 after(() => backend.close());
 
