@@ -122,6 +122,46 @@ test("compare: bad run folders are errors naming the folder and the problem", as
   await assert.rejects(compare([seed0, "--baseline", "start"]), /seed0: no round 'start' to compare with/);
 });
 
+/** Writes the config.resolved.json --join reads: the recipe's name, the profile and the seed. */
+function identify(dir: string, profile: string | null, seed: number): string {
+  writeFileSync(join(dir, "config.resolved.json"), JSON.stringify({ name: "stic", profile, seed, stages: [] }));
+  return dir;
+}
+
+test("compare --join pairs the rounds of two profiles' runs, seed by seed, on the shared base", async () => {
+  // Default profile: s1 says no to 16 / 14 absent objects (seed0, seed1 above); the ablation to
+  // 10 at both seeds (i < 30). By hand: ablation − default = (30 − 36) / 40 = −0.15 at seed 0,
+  // (30 − 34) / 40 = −0.1 at seed 1; pooled mean −0.125; no item is right in the ablation and
+  // wrong in the default, so every resample's difference is negative.
+  const profiles = [identify(seed0, null, 0), identify(seed1, null, 1)];
+  const ablation = [0, 1].map((seed) =>
+    identify(
+      runFolder(`ablation${seed}`, [
+        ["base", () => true],
+        ["s1", (i) => i < 30],
+      ]),
+      "no-negatives",
+      seed,
+    ),
+  );
+  const rows = JSON.parse(
+    (await compare([...profiles, ...ablation, "--join", "--baseline", "stic:s1", "--json"])).at(-1)!,
+  ).rows;
+  assert.deepEqual(
+    [...new Set(rows.map((r: { round: string }) => r.round))],
+    ["base", "stic:s1", "stic-no-negatives:s1"],
+  );
+  const accuracy = rows.find(
+    (r: { round: string; metric: string }) => r.round === "stic-no-negatives:s1" && r.metric === "accuracy",
+  );
+  assert.ok(Math.abs(accuracy.diff + 0.125) < 1e-12);
+  assert.ok(accuracy.ci[1] < 0);
+  assert.equal(accuracy.verdict, "worse");
+  // Without the identity file the run cannot be labelled.
+  const anonymous = runFolder("anonymous", [["base", () => true]]);
+  await assert.rejects(compare([seed0, anonymous, "--join"]), /anonymous: no config\.resolved\.json/);
+});
+
 test("the installed command line: selfsynth compare ... --json", async () => {
   const { stdout } = await promisify(execFile)(
     process.execPath,

@@ -1,5 +1,5 @@
-// `selfsynth compare RUN... [--baseline ROUND] [--ceiling RUN] [--json]`: the rounds of runs of one
-// recipe (seeds) against a baseline round, from their per-item records (src/run/compare-runs.ts,
+// `selfsynth compare RUN... [--baseline ROUND] [--ceiling RUN] [--join] [--json]`: the rounds of
+// runs of one recipe (seeds), or with --join of several recipes or profiles, against a baseline round, from their per-item records (src/run/compare-runs.ts,
 // src/eval/comparison.ts): per bench metric and round, the mean and sample SD over runs, the mean
 // difference to the baseline with its 95% paired bootstrap interval over items, and a verdict.
 // With --json the last line is {"baseline": ..., "rows": [{round, bench, metric, mean, sd, diff,
@@ -14,6 +14,7 @@ interface CompareOptions {
   baseline: string;
   ceiling?: string;
   json?: boolean;
+  join?: boolean;
   resamples: number;
   seed: number;
 }
@@ -29,6 +30,10 @@ export function registerCompare(program: Command, print: (line: string) => void 
     .option(
       "--ceiling <run>",
       "a run whose last round is the ceiling: adds the share of the base-to-ceiling gap closed",
+    )
+    .option(
+      "--join",
+      "runs of several recipes or profiles (the same seeds, the same starting model): each seed's runs joined, rounds named <recipe>[-<profile>]:<round> beside the shared base",
     )
     .option("--json", "print {baseline, rows} as JSON on the last line")
     .option("--resamples <n>", "bootstrap resamples", positiveInt, BOOTSTRAP_RESAMPLES)
