@@ -79,7 +79,8 @@ export function checkGroupBeamOptions(o: GroupBeamOptions): void {
   const bad = (why: string) => new RangeError(`group beam search: ${why}`);
   for (const f of ["numBeams", "numGroups", "numReturn", "maxNewTokens"] as const)
     if (!Number.isInteger(o[f]) || o[f] < 1) throw bad(`${f} ${o[f]} must be a positive integer`);
-  if (o.numBeams % o.numGroups !== 0) throw bad(`numBeams ${o.numBeams} must be a multiple of numGroups ${o.numGroups}`);
+  if (o.numBeams % o.numGroups !== 0)
+    throw bad(`numBeams ${o.numBeams} must be a multiple of numGroups ${o.numGroups}`);
   if (o.numReturn > o.numBeams) throw bad(`numReturn ${o.numReturn} must be at most numBeams ${o.numBeams}`);
   if (!(o.diversityPenalty >= 0 && Number.isFinite(o.diversityPenalty)))
     throw bad(`diversityPenalty ${o.diversityPenalty} must be a finite number >= 0`);

@@ -101,7 +101,7 @@ export class KvRows {
           caches.push({ k: keep(k), v: keep(v) });
         }
         const mask = new Uint8Array(states.length * T);
-        states.forEach((s, b) => mask.fill(1, b * T + T - s.length, (b + 1) * T));
+        for (const [b, s] of states.entries()) mask.fill(1, b * T + T - s.length, (b + 1) * T);
         return new KvRows(
           caches,
           keep(tensorFrom(mask, [states.length, T])),
@@ -158,8 +158,18 @@ export class KvRows {
         const T = c.k.size(2);
         // clone(): a slice is a view that would keep the whole batch's storage alive.
         return tidy(() => ({
-          k: keep(c.k.slice(0, row, row + 1).slice(2, T - length, T).clone()),
-          v: keep(c.v.slice(0, row, row + 1).slice(2, T - length, T).clone()),
+          k: keep(
+            c.k
+              .slice(0, row, row + 1)
+              .slice(2, T - length, T)
+              .clone(),
+          ),
+          v: keep(
+            c.v
+              .slice(0, row, row + 1)
+              .slice(2, T - length, T)
+              .clone(),
+          ),
         }));
       }),
     );

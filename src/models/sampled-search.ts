@@ -73,7 +73,9 @@ export class SampledSearch implements TokenSearch {
     checkSampledOptions(options);
     this.#o = options;
     this.slots = options.n;
-    this.#rngs = Array.from({ length: options.n }, (_, i) => mulberry32((options.seed + Math.imul(i + 1, 0x9e3779b1)) >>> 0));
+    this.#rngs = Array.from({ length: options.n }, (_, i) =>
+      mulberry32((options.seed + Math.imul(i + 1, 0x9e3779b1)) >>> 0),
+    );
     this.#running = Array.from({ length: options.n }, () => ({ tokenIds: [], logprobs: [] }));
   }
 

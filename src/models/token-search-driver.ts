@@ -51,8 +51,7 @@ function roomOf(model: VLM, starts: readonly SearchStart[]): number[] {
   });
 }
 
-const logSoftmaxRows = (logits: Tensor): Float32Array =>
-  noGrad(() => tidy(() => logits.logSoftmax(-1).toFloat32()));
+const logSoftmaxRows = (logits: Tensor): Float32Array => noGrad(() => tidy(() => logits.logSoftmax(-1).toFloat32()));
 
 /**
  * Steps `searches` on `rows` from `logits` (row i = search i's start) until every one is done.
@@ -82,8 +81,7 @@ function runSearches(
       for (const i of [...running]) {
         const rowsLp = slotRow[i].map((r) => (r < 0 ? null : lp.subarray(r * V, (r + 1) * V)));
         const step = searches[i].step(rowsLp);
-        for (const h of step.finished)
-          if (keepStates) copies[i].set(h.id, rows.snapshot(slotRow[i][h.source]));
+        for (const h of step.finished) if (keepStates) copies[i].set(h.id, rows.snapshot(slotRow[i][h.source]));
         for (const h of step.evicted) {
           const copy = copies[i].get(h.id);
           if (copy) disposeKvState(copy);
@@ -141,7 +139,7 @@ export function expandCached(
         fresh.map((i) => starts[i].image),
       );
       pre.logits.dispose();
-      fresh.forEach((i, r) => made.set(i, pre.rows.snapshot(r)));
+      for (const [r, i] of fresh.entries()) made.set(i, pre.rows.snapshot(r));
       pre.rows.dispose();
     }
     rows = KvRows.fromStates(starts.map((s, i) => s.state ?? (made.get(i) as KvState)));

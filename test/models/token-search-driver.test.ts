@@ -63,7 +63,8 @@ function assertSame(a: Expansion[][], b: Expansion[][]): void {
       b[i].map((h) => [h.tokenIds, h.finish]),
       `start ${i}`,
     );
-    hyps.forEach((h, j) => assert.ok(Math.abs(h.score - b[i][j].score) < 1e-4, `start ${i} hyp ${j} score`));
+    for (const [j, h] of hyps.entries())
+      assert.ok(Math.abs(h.score - b[i][j].score) < 1e-4, `start ${i} hyp ${j} score`);
   });
 }
 
@@ -86,7 +87,7 @@ test("the cached batched expansion equals the naive one, and so does continuing 
     image: base.image,
     state: h.state,
   }));
-  next.forEach((s) => assert.equal(s.state?.length, s.tokens.length - 1));
+  for (const s of next) assert.equal(s.state?.length, s.tokens.length - 1);
   const deeper = expandCached(model, pad, next, beams(3));
   assertSame(
     deeper,
@@ -134,7 +135,7 @@ test("one group of one beam is greedy decoding up to the first end token", () =>
     })),
     { temperature: 0, maxNewTokens: 10, stop: ["."] },
   );
-  out.forEach((hyps, i) => assert.deepEqual(hyps[0].tokenIds, greedy[i][0].tokenIds, `start ${i}`));
+  for (const [i, hyps] of out.entries()) assert.deepEqual(hyps[0].tokenIds, greedy[i][0].tokenIds, `start ${i}`);
   free(out);
 });
 
@@ -150,7 +151,10 @@ test("a penalty above every log-prob gap starts each group with the next-ranked 
   const ranked = [...first.keys()].filter((v) => !banned.has(v)).sort((a, b) => first[b] - first[a]);
   const out = expandCached(model, pad, [s], beams(1e4, 1));
   const firstTokens = out[0].map((h) => h.tokenIds[0]).sort((a, b) => a - b);
-  assert.deepEqual(firstTokens, ranked.slice(0, 5).sort((a, b) => a - b));
+  assert.deepEqual(
+    firstTokens,
+    ranked.slice(0, 5).sort((a, b) => a - b),
+  );
   free(out);
 });
 
