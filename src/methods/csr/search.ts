@@ -4,7 +4,8 @@
 // (one CandidateGenerator call for all of them, candidates.ts); a candidate failing the cleanups
 // is dropped (cleanup.ts); the others are scored, relevance by the image-text scorer for all of
 // them in one call, and rewarded among their siblings (reward.ts). A candidate whose answer
-// ended, or reached `maxCharacters`, finishes a path; of the others, each prompt keeps its
+// ended, or reached `maxCharacters`, finishes a path (a candidate that is only the answer's end
+// finishes its parent's path as it stands); of the others, each prompt keeps its
 // `best` and its `worst` by the selection key for the next level (all of them when there are no
 // more than best + worst), and releases the rest. The search of a prompt ends when it has no
 // active node left.
@@ -104,6 +105,15 @@ async function scoreLevel(
   const kept = active.map((a, i) =>
     candidates[i].filter((c) => {
       results[a.item].sentences++;
+      if (c.final && c.sentence === "") {
+        // The answer ended right after the parent's last sentence: the parent's path is finished
+        // as it stands (once, however many candidates say so). Not a sentence to clean or score.
+        const finished = results[a.item].finished;
+        if (a.path.relevance.length > 0 && !finished.some((p) => p.node === a.path.node))
+          finished.push({ ...a.path, finish: c.finish });
+        generator.release([c.node]);
+        return false;
+      }
       const defect = sentenceDefect(c.sentence);
       if (defect === null) return true;
       const cleaned = results[a.item].cleaned;

@@ -16,7 +16,8 @@ import { type SearchOptions, sentenceSearch } from "../../../src/methods/csr/sea
 type Script = Record<string, { sentence: string; relevance: number; lm: number; final: boolean }[]>;
 
 // Level 1, from the root "p": three fluent sentences (relevance 30, 10, 20) and one too short.
-// Level 2: "p.0" ends with relevance 40 or 0; "p.1" ends with relevance 5; "p.2" with 25.
+// Level 2: "p.0" ends with relevance 40 or 0; "p.1" ends right away (a candidate that is only
+// the end token) or with relevance 5; "p.2" ends with 25.
 const SCRIPT: Script = {
   p: [
     { sentence: "alpha one.", relevance: 30, lm: -1, final: false },
@@ -28,7 +29,10 @@ const SCRIPT: Script = {
     { sentence: "delta four.", relevance: 40, lm: -1, final: true },
     { sentence: "eps five.", relevance: 0, lm: -1, final: true },
   ],
-  "p.1": [{ sentence: "zeta six.", relevance: 5, lm: -1, final: true }],
+  "p.1": [
+    { sentence: "", relevance: Number.NaN, lm: -1, final: true }, // only the answer's end
+    { sentence: "zeta six.", relevance: 5, lm: -1, final: true },
+  ],
   "p.2": [{ sentence: "eta seven.", relevance: 25, lm: -1, final: true }],
 };
 
@@ -95,19 +99,22 @@ test("the search keeps each level's best and worst, releases the rest, and pairs
       ],
     ],
   );
-  for (const n of ["p.3", "p.2", "p.0.0", "p.0.1", "p.1.0"]) assert.ok(generator.released.has(n), `${n} released`);
+  for (const n of ["p.3", "p.2", "p.0.0", "p.0.1", "p.1.0", "p.1.1"])
+    assert.ok(generator.released.has(n), `${n} released`);
   assert.ok(generator.closed);
-  // Finished paths and their scores (summed reward / sentences): p.0.0 (30 + 40) / 2 = 35,
-  // p.0.1 (30 + 0) / 2 = 15, p.1.0 (10 + 5) / 2 = 7.5.
+  // Finished paths and their scores (summed reward / sentences): p.1 itself, ended by its empty
+  // candidate, 10 / 1 = 10 (first: it finishes while level 2 is cleaned); p.0.0 (30 + 40) / 2 =
+  // 35, p.0.1 (30 + 0) / 2 = 15, p.1.1 (10 + 5) / 2 = 7.5.
   assert.deepEqual(
-    result.finished.map((p) => [p.response, p.reward]),
+    result.finished.map((p) => [p.response, p.reward, p.finish]),
     [
-      ["alpha one. delta four.", 70],
-      ["alpha one. eps five.", 30],
-      ["beta two. zeta six.", 15],
+      ["beta two.", 10, "end"],
+      ["alpha one. delta four.", 70, "end"],
+      ["alpha one. eps five.", 30, "end"],
+      ["beta two. zeta six.", 15, "end"],
     ],
   );
-  assert.equal(result.sentences, 4 + 3);
+  assert.equal(result.sentences, 4 + 4);
   const record = await csrRecord(result, {
     stage: "csr-iter1",
     model: "scripted",
@@ -139,7 +146,7 @@ test("selecting by LM score keeps other nodes: the released code's search", asyn
   assert.ok(generator.released.has("p.0"));
   assert.deepEqual(
     result.finished.map((p) => p.response),
-    ["beta two. zeta six.", "gamma three. eta seven."],
+    ["beta two.", "beta two. zeta six.", "gamma three. eta seven."],
   );
 });
 
