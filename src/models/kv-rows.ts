@@ -126,10 +126,14 @@ export class KvRows {
     const previous = { caches: this.#caches, keyMask: this.#keyMask };
     const r = noGrad(() =>
       tidy(() => {
-        const rows = index(order);
-        const past = previous.caches.map((c) => ({ k: c.k.indexSelect(0, rows), v: c.v.indexSelect(0, rows) }));
+        // Every row in place (a group of one beam continues from its own slot): no copy of the
+        // caches, which would move O(rows x length) memory per step for nothing.
+        const identity = order.length === this.size && order.every((r, i) => r === i);
+        const rows = identity ? null : index(order);
+        const pick = (t: Tensor) => (rows === null ? t : t.indexSelect(0, rows));
+        const past = previous.caches.map((c) => ({ k: pick(c.k), v: pick(c.v) }));
         const b = order.length;
-        const mask = cat([previous.keyMask.indexSelect(0, rows), ones([b, 1], "bool")], 1);
+        const mask = cat([pick(previous.keyMask), ones([b, 1], "bool")], 1);
         const out = model.decode({
           embeds: model.embed(tensorFrom(BigInt64Array.from(tokens, BigInt), [b, 1]), null),
           positions: tensorFrom(BigInt64Array.from(lengths, BigInt), [b, 1]),
