@@ -57,6 +57,9 @@ test("each profile changes what it names", () => {
   assert.deepEqual([code.selectBy, code.reward.mix, code.reward.lambda], ["lm-score", "rank-fraction", 0.9]);
   assert.equal(stagesOf("sampling")[0].proposal.kind, "sampling");
   const quick = stagesOf("quick")[0];
-  assert.deepEqual([quick.images, quick.maxCharacters, quick.proposal.beams, quick.proposal.diversityPenalty], [4, 400, 3, 3]);
+  assert.deepEqual(
+    [quick.images, quick.maxCharacters, quick.proposal.beams, quick.proposal.diversityPenalty],
+    [4, 400, 3, 3],
+  );
   assert.equal(loadRecipe(path, { profile: "validation" }).recipe.eval.split, "validation");
 });
