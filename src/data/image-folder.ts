@@ -59,7 +59,10 @@ export class ImageFolder {
     try {
       // Decoded only to check it: the bytes travel as they are, and each backend decodes them
       // itself (the embedded one and `serve` alike), so both see the same pixels.
-      const decoded = await decodeImage(bytes, { source: path, maxPixels: this.options.maxPixels ?? DEFAULT_MAX_PIXELS });
+      const decoded = await decodeImage(bytes, {
+        source: path,
+        maxPixels: this.options.maxPixels ?? DEFAULT_MAX_PIXELS,
+      });
       return { ok: true, image: { bytes, mimeType: decoded.format === "png" ? "image/png" : "image/jpeg" }, path };
     } catch (error) {
       if (error instanceof ImageError) return { ok: false, problem: error.problem, message: error.message };

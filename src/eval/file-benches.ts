@@ -146,7 +146,12 @@ export async function loadCocoChair(options: CocoChairOptions): Promise<FileBenc
     (img) => ({ id: img.id, image: img.fileName }),
     (img, image): ChairItem => {
       const fromCaptions = (captions.get(img.id) ?? []).flatMap((c) => matcher.findMentions(c).map((m) => m.canonical));
-      return { id: img.id, imageId: img.id, image, objects: unique([...img.categories.map(category), ...fromCaptions]) };
+      return {
+        id: img.id,
+        imageId: img.id,
+        image,
+        objects: unique([...img.categories.map(category), ...fromCaptions]),
+      };
     },
   );
   const description = "CHAIR on COCO: descriptions scored against instance annotations with CHAIR's synonym list";

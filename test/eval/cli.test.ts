@@ -26,12 +26,12 @@ test("selfsynth eval --json prints {bench, metrics} last and stores the settings
     const loaded: string[] = [];
     const program = new Command().exitOverride();
     registerEval(program, {
-      openModel: async (modelDir) => {
-        loaded.push(modelDir);
+      openModel: async (spec) => {
+        loaded.push(JSON.stringify(spec));
         return backend;
       },
-      loadBench: async (name, data) => {
-        loaded.push(`${name}@${data}`);
+      loadBench: async (source) => {
+        loaded.push(JSON.stringify(source));
         return { bench: popeBench("random"), items };
       },
     });
@@ -52,7 +52,10 @@ test("selfsynth eval --json prints {bench, metrics} last and stores the settings
       ],
       { from: "user" },
     );
-    assert.deepEqual(loaded, ["pope-random@undefined", "m/"]);
+    assert.deepEqual(loaded, [
+      JSON.stringify({ kind: "world", name: "pope-random", split: "test" }),
+      JSON.stringify({ kind: "embedded", modelDir: "m/" }),
+    ]);
     assert.ok(backend.closed);
     const lines = log.mock.calls.map((c) => String(c.arguments[0]));
     // a/0 TP, a/1 TN → accuracy 1, precision 1, recall 1, F1 1, yes_ratio 1/2.
