@@ -37,13 +37,15 @@ const LineSchema = z.object({
 });
 
 function parseLine(text: string, where: string): z.infer<typeof LineSchema> {
+  const perLine = "POPE files hold one JSON object per line, not an array";
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    const hint = text.trimStart().startsWith("[") ? " (POPE files hold one JSON object per line, not an array)" : "";
+    const hint = text.trimStart().startsWith("[") ? ` (${perLine})` : "";
     throw new QuestionFileError(`${where}: not valid JSON${hint}: ${(error as Error).message}`);
   }
+  if (Array.isArray(value)) throw new QuestionFileError(`${where}: a JSON array; ${perLine}`);
   const parsed = LineSchema.safeParse(value);
   if (!parsed.success) throw new QuestionFileError(`${where}: ${describeIssues(parsed.error.issues).join("; ")}`);
   return parsed.data;
