@@ -2,7 +2,7 @@
 // synonym list (src/eval/coco-synonyms.ts) and chair.py's rules by hand, word by word.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { chairBench } from "../../src/eval/chair.js";
+import { type ChairParsed, type ChairTruth, type ChairVerdict, chairBench } from "../../src/eval/chair.js";
 import { CocoObjectMatcher, cocoSynonymGroups } from "../../src/eval/coco-objects.js";
 import type { EvalRecord } from "../../src/eval/types.js";
 
@@ -71,7 +71,7 @@ test("a toilet's seat is not a chair", () => {
 
 test("CHAIR over COCO: hand-computed metrics of two descriptions", () => {
   const bench = chairBench(matcher);
-  const record = (id: string, objects: string[], raw: string): EvalRecord => {
+  const record = (id: string, objects: string[], raw: string): EvalRecord<ChairParsed, ChairTruth, ChairVerdict> => {
     const truth = bench.groundTruth({
       id,
       imageId: id,
