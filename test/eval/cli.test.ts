@@ -122,3 +122,30 @@ test("selfsynth eval --describe-first asks for a description, then answers with 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("selfsynth eval --endpoint asks the world benches through an OpenAI-compatible server", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "eval-cli-"));
+  const log = mock.method(console, "log", () => {});
+  try {
+    const opened: unknown[] = [];
+    const program = new Command().exitOverride();
+    registerEval(program, {
+      openModel: async (spec) => {
+        opened.push(spec);
+        return new FakeBackend({ "a/0": "Yes.", "a/1": "No.", "b/0": "No" });
+      },
+      loadBench: async () => ({ bench: popeBench("random"), items }),
+    });
+    const endpoint = ["--endpoint", "http://gpu:8000/v1", "--served-model", "llava"];
+    await program.parseAsync(["eval", ...endpoint, "--bench", "pope-random", "--data", "w", "--out", dir, "--json"], {
+      from: "user",
+    });
+    assert.deepEqual(opened, [{ kind: "openai", baseUrls: ["http://gpu:8000/v1"], model: "llava" }]);
+    // a/0 TP, a/1 TN, b/0 FN → accuracy 2/3, precision 1, recall 1/2, F1 2/3, yes_ratio 1/3.
+    const last = JSON.parse(String(log.mock.calls.at(-1)?.arguments[0]));
+    assert.deepEqual(last.metrics, { accuracy: 2 / 3, precision: 1, recall: 1 / 2, f1: 2 / 3, yes_ratio: 1 / 3 });
+  } finally {
+    log.mock.restore();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
