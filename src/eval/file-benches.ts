@@ -27,7 +27,7 @@ import type { AnyBenchSpec, EvalItem } from "./types.js";
 export const FILE_BENCH_NAMES = ["pope", "chair"] as const;
 export type FileBenchName = (typeof FILE_BENCH_NAMES)[number];
 
-/** The describe request of CHAIR on real models (the wording of LURE, OPERA and HA-DPO's CHAIR runs). */
+/** The describe request of CHAIR on real models (the wording CHAIR evaluations of VLMs commonly use, e.g. OPERA's). */
 export const COCO_CHAIR_PROMPT = "Please describe this image in detail.";
 
 export class BenchFileError extends Error {
