@@ -19,21 +19,30 @@ const ReportRoundsSchema = z.object({
 });
 export type ReportRounds = z.infer<typeof ReportRoundsSchema>;
 
-/** A run folder's report.json; a missing or malformed one is an error naming the folder. */
-export function readReportRounds(runDir: string): ReportRounds {
-  const path = join(runDir, "report.json");
-  if (!existsSync(path)) {
-    throw new ComparisonError(`${runDir}: no report.json (not a run folder, or its base round was never evaluated)`);
-  }
+/** A run folder's JSON file read through `schema`; missing, invalid or other-shaped is an error naming it. */
+function readRunFile<T>(runDir: string, file: string, schema: z.ZodType<T>, what: string, whyMissing: string): T {
+  const path = join(runDir, file);
+  if (!existsSync(path)) throw new ComparisonError(`${runDir}: no ${file} (${whyMissing})`);
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(path, "utf8"));
   } catch {
     throw new ComparisonError(`${path}: not valid JSON`);
   }
-  const parsed = ReportRoundsSchema.safeParse(value);
-  if (!parsed.success) throw new ComparisonError(`${path}: not a run report: ${z.prettifyError(parsed.error)}`);
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ComparisonError(`${path}: not ${what}: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
+}
+
+/** A run folder's report.json; a missing or malformed one is an error naming the folder. */
+export function readReportRounds(runDir: string): ReportRounds {
+  return readRunFile(
+    runDir,
+    "report.json",
+    ReportRoundsSchema,
+    "a run report",
+    "not a run folder, or its base round was never evaluated",
+  );
 }
 
 /** Every round's per-item records of every bench its report names. */
@@ -104,17 +113,14 @@ const ResolvedIdentitySchema = z.object({
 
 /** A run with its label (`<recipe>[-<profile>]`, its folder's default name without the seed) and seed. */
 export function labelledRun(runDir: string, evaluation: RunEvaluation): LabelledRun {
-  const path = join(runDir, "config.resolved.json");
-  if (!existsSync(path)) throw new ComparisonError(`${runDir}: no config.resolved.json (not a run folder)`);
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, "utf8"));
-  } catch {
-    throw new ComparisonError(`${path}: not valid JSON`);
-  }
-  const parsed = ResolvedIdentitySchema.safeParse(value);
-  if (!parsed.success) throw new ComparisonError(`${path}: not a resolved recipe: ${z.prettifyError(parsed.error)}`);
-  const { name, profile, seed } = parsed.data;
+  const identity = readRunFile(
+    runDir,
+    "config.resolved.json",
+    ResolvedIdentitySchema,
+    "a resolved recipe",
+    "not a run folder",
+  );
+  const { name, profile, seed } = identity;
   return { label: profile == null ? name : `${name}-${profile}`, seed, evaluation };
 }
 
