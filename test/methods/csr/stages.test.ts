@@ -3,10 +3,9 @@
 // iterations chained, pairs with their relevance per side, relevance.json, DPO, each model
 // evaluated; a rerun redoes nothing; a missing scorer is refused naming the field.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { before, test } from "node:test";
 import { readRecords } from "../../../src/data/dataset.js";
 import { setNumThreads } from "../../../src/engine/index.js";
 import type { RelevanceSummary } from "../../../src/methods/csr/records.js";
@@ -15,20 +14,14 @@ import { ClipModel } from "../../../src/models/clip.js";
 import { saveClip } from "../../../src/models/clip-io.js";
 import { loadVLM } from "../../../src/models/vlm-io.js";
 import { runRecipe } from "../../../src/run/runner.js";
-import { quietDeps, saveTinyWorldVLM, writeWorldConfig } from "../stic/stage-fixtures.js";
+import { quietDeps, tinyWorldStage } from "../stic/stage-fixtures.js";
 
 setNumThreads(1);
 registerBuiltinMethods();
 
-const dir = mkdtempSync(join(tmpdir(), "csr-stages-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-let world: string;
-let base: string;
+const { dir, world, worldDir, base } = tinyWorldStage("csr-stages-");
 let scorer: string;
 before(() => {
-  world = writeWorldConfig(join(dir, "world.yaml"));
-  base = saveTinyWorldVLM(join(dir, "base"), world);
   const { tokenizer } = loadVLM(base);
   scorer = join(dir, "scorer");
   const clip = new ClipModel(
@@ -63,7 +56,7 @@ function recipe(name: string, scorerPath: string): string {
     `name: csr-test
 seed: 0
 threads: 1
-world: { config: ${world}, dir: ${join(dir, "world")} }
+world: { config: ${world}, dir: ${worldDir} }
 model: ${base}
 eval: { benches: [pope-random], limit: 3, batchSize: 2 }
 stages:
