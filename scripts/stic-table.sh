@@ -22,13 +22,22 @@
 #   paper and no-negatives start from a copy of the default run's pairs, and no-negatives (which
 #   keeps the self-check) from its self-checked pairs too.
 # SEEDS="0 1" or PROFILES="default paper" narrow the table; THREADS sets the threads (2).
+# SPLIT=validation makes the same runs on the validation split instead (runs/stic-validation-seedN,
+# runs/stic-PROFILE+validation-seedN), where the recipe's choices are made; there the stages are
+# copied from the finished test runs, so only the evaluations are new.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"0 1 2"}
 PROFILES=${PROFILES:-"default paper no-negatives"}
 THREADS=${THREADS:-2}
+SPLIT=${SPLIT:-test}
+case $SPLIT in test | validation) ;; *) echo "SPLIT must be test or validation, not '$SPLIT'" >&2; exit 2 ;; esac
 
-run_dir() { if [ "$1" = default ]; then echo "runs/stic-seed$2"; else echo "runs/stic-$1-seed$2"; fi; }
+test_dir() { if [ "$1" = default ]; then echo "runs/stic-seed$2"; else echo "runs/stic-$1-seed$2"; fi; }
+validation_dir() { if [ "$1" = default ]; then echo "runs/stic-validation-seed$2"; else echo "runs/stic-$1+validation-seed$2"; fi; }
+# The run this script makes, and its twin on the other split whose stages it may copy.
+run_dir() { if [ "$SPLIT" = test ]; then test_dir "$@"; else validation_dir "$@"; fi; }
+twin_dir() { if [ "$SPLIT" = test ]; then validation_dir "$@"; else test_dir "$@"; fi; }
 finished() { [ -f "$1/manifest.json" ] && grep -q '"finishedAt": "' "$1/manifest.json"; }
 
 # Copies FROM's finished base round into TO unless TO has one.
@@ -64,22 +73,23 @@ share_stages() {
   cp -r "$from/stages" "$to/stages"
 }
 
-validation_dir() { if [ "$1" = default ]; then echo "runs/stic-validation-seed$2"; else echo "runs/stic-$1+validation-seed$2"; fi; }
-
 first_base=""
 for seed in $SEEDS; do
   for profile in $PROFILES; do
     dir=$(run_dir "$profile" "$seed")
     if finished "$dir"; then echo "$dir: finished"; [ -n "$first_base" ] || first_base=$dir; continue; fi
     [ -n "$first_base" ] && share_base "$first_base" "$dir"
-    share_stages "$(validation_dir "$profile" "$seed")" "$dir"
+    share_stages "$(twin_dir "$profile" "$seed")" "$dir"
     default_dir=$(run_dir default "$seed")
     case $profile in
       paper) share_pairs "$default_dir" "$dir" none ;;
       no-negatives) share_pairs "$default_dir" "$dir" self-check ;;
     esac
     args=(run recipes/stic.yaml --seed "$seed" --threads "$THREADS" --out "$dir")
-    [ "$profile" = default ] || args+=(--profile "$profile")
+    profiles=$profile
+    [ "$SPLIT" = validation ] && profiles="$profile,validation"
+    profiles=${profiles#default,}
+    [ "$profiles" = default ] || args+=(--profile "$profiles")
     npx selfsynth "${args[@]}"
     [ -n "$first_base" ] || first_base=$dir
   done

@@ -106,6 +106,37 @@ test("compare --ceiling adds the share of the gap closed; the table names runs a
   assert.match(table[4], /^ +s1 +0\.8750 +0\.0354 +\+0\.3750 +\[\+0\.\d{4}, \+0\.\d{4}\] +better +75%$/);
 });
 
+test("compare --markdown: a row per chosen metric, the baseline's mean, bold differences whose interval excludes zero", async () => {
+  // One run: s1 says no to 16 absent objects, s2 to one only (q39), a change no interval can tell from zero.
+  const run = runFolder("markdown", [
+    ["base", () => true],
+    ["s1", (i) => i < 24],
+    ["s2", (i) => i < 39],
+  ]);
+  const lines = await compare([run, "--markdown", "--metrics", "pope-adversarial.accuracy,pope-adversarial.yes_ratio"]);
+  assert.equal(lines[0], "| metric | base | s1 | s2 |");
+  assert.equal(lines[1], "|---|---|---|---|");
+  // Accuracy 0.5 → 0.9 in s1 (+0.4, every resample positive) and 0.525 in s2 (+0.025, some resamples 0).
+  assert.match(
+    lines[2],
+    /^\| pope-adversarial accuracy \| 0\.500 \| \*\*\+0\.400 \[\+0\.\d{3}, \+0\.\d{3}\]\*\* \| \+0\.025 \[\+0\.000, \+0\.\d{3}\] \|$/,
+  );
+  // The yes-ratio has no better direction: a change whose interval excludes zero is still bold.
+  assert.match(
+    lines[3],
+    /^\| pope-adversarial yes_ratio \| 1\.000 \| \*\*-0\.400 \[-0\.\d{3}, -0\.\d{3}\]\*\* \| -0\.025 /,
+  );
+  assert.equal(lines.length, 6);
+  assert.match(lines[5], /^'base': mean over runs; other columns: mean difference/);
+  // Without --metrics every bench metric, in the comparison's order.
+  assert.equal((await compare([run, "--markdown"])).length, 2 + 5 + 2);
+  await assert.rejects(
+    compare([run, "--markdown", "--metrics", "pope-adversarial.acuracy"]),
+    /--metrics: no pope-adversarial\.acuracy in these runs/,
+  );
+  await assert.rejects(compare([run, "--metrics", "pope-adversarial.accuracy"]), /--metrics needs --markdown/);
+});
+
 test("compare: bad run folders are errors naming the folder and the problem", async () => {
   const empty = join(root, "empty");
   mkdirSync(empty);
