@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { type ChairParsed, type ChairTruth, type ChairVerdict, chairBench } from "../../src/eval/chair.js";
 import { CocoObjectMatcher, cocoSynonymGroups } from "../../src/eval/coco-objects.js";
 import type { EvalRecord } from "../../src/eval/types.js";
+import { evalRecord } from "./eval-record.js";
 
 const matcher = new CocoObjectMatcher();
 const mentions = (text: string) => matcher.findMentions(text).map((m) => m.canonical);
@@ -78,17 +79,7 @@ test("CHAIR over COCO: hand-computed metrics of two descriptions", () => {
       image: { bytes: new Uint8Array(), mimeType: "image/png" },
       objects,
     });
-    const parsed = bench.parse(raw, truth);
-    return {
-      item_id: id,
-      image_id: id,
-      prompt: "",
-      raw_answer: raw,
-      parsed_answer: parsed,
-      ground_truth: truth,
-      verdict: bench.verdict(parsed, truth),
-      finish_reason: "stop",
-    };
+    return evalRecord(bench, id, raw, truth);
   };
   // A: truth person, dog. "A man walks two puppies past a fire hydrant and a cat." -> man
   // (person), puppies (dog), fire hydrant, cat: 2 hallucinated (fire hydrant, cat) of 4; 12 words.
