@@ -19,8 +19,8 @@
 #   decoding, so runs after the first start from a copy of its eval/base.
 # - The pairs: a stage's seed depends on the run's seed and the stage's name only (not on the
 #   profile), so for one seed the three profiles draw the same pool images and the same pairs;
-#   paper and no-negatives start from a copy of the default run's pairs, and no-negatives (which
-#   keeps the self-check) from its self-checked pairs too.
+#   paper, rate-rule and no-negatives start from a copy of the default run's pairs, and
+#   no-negatives (which keeps the self-check's count rule) from its self-checked pairs too.
 # SEEDS="0 1" or PROFILES="default paper" narrow the table; THREADS sets the threads (2).
 # SPLIT=validation makes the same runs on the validation split instead (runs/stic-validation-seedN,
 # runs/stic-PROFILE+validation-seedN), where the recipe's choices are made; there the stages are
@@ -82,7 +82,7 @@ for seed in $SEEDS; do
     share_stages "$(twin_dir "$profile" "$seed")" "$dir"
     default_dir=$(run_dir default "$seed")
     case $profile in
-      paper) share_pairs "$default_dir" "$dir" none ;;
+      paper | rate-rule) share_pairs "$default_dir" "$dir" none ;;
       no-negatives) share_pairs "$default_dir" "$dir" self-check ;;
     esac
     args=(run recipes/stic.yaml --seed "$seed" --threads "$THREADS" --out "$dir")
