@@ -4,6 +4,7 @@
 // Each runs several rounds per thread count, alternating the two sides, and reports medians.
 import { Command } from "commander";
 import { registerBatchBench } from "./batch.js";
+import { registerCsrBench } from "./csr.js";
 import { measureReference, measureSelfsynth } from "./engine.js";
 import { registerGemmBench } from "./gemm.js";
 import { runRounds } from "./protocol.js";
@@ -67,5 +68,6 @@ addCommand(
 registerServeBench(program);
 registerGemmBench(program);
 registerBatchBench(program);
+registerCsrBench(program);
 
 program.parseAsync(process.argv);

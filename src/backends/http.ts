@@ -36,6 +36,7 @@ import {
   scoringBody,
   toChatMessages,
 } from "./http-mapping.js";
+import { type BackendNeeds, needChecks } from "./needs.js";
 import { type CallSpec, type EndpointProbe, probeEndpoint, tokenizeUrls } from "./probe.js";
 import {
   checkRetryPolicy,
@@ -270,6 +271,17 @@ export class HttpBackend implements SettlingVisionLanguageModel {
         ? ": teacher-forced scoring needs vLLM's prompt_logprobs and /tokenize (llama.cpp and Ollama cannot score given responses); use a vLLM server or the embedded backend for this step"
         : "";
     throw new BackendCapabilityError(`${what} is not served by endpoint ${which}${hint}`);
+  }
+
+  /**
+   * Probes every endpoint now and throws unless all serve what a command will ask for, naming
+   * each endpoint and what it lacks; called at start, so that a refused connection, a rejected
+   * key, a model the server lacks or a missing feature stops a command before any work.
+   */
+  async requireServes(needs: BackendNeeds): Promise<void> {
+    this.#checkOpen();
+    await this.probes();
+    for (const check of needChecks(needs)) await this.#require(check.feature, check.ok, check.what);
   }
 
   // --- generation ------------------------------------------------------------------------------

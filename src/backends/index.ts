@@ -2,11 +2,13 @@
 // line names (the embedded model in a checkpoint directory, or OpenAI-compatible servers).
 import { EmbeddedBackend } from "./embedded.js";
 import { HttpBackend, type HttpBackendOptions } from "./http.js";
+import { type BackendNeeds, requireServes } from "./needs.js";
 import type { SettlingVisionLanguageModel } from "./types.js";
 
 export { EmbeddedBackend, EmbeddedImageTextScorer } from "./embedded.js";
 export { FailureLog, type FailureRecord } from "./failures.js";
 export { HttpBackend, type HttpBackendOptions } from "./http.js";
+export { type BackendNeeds, requireServes } from "./needs.js";
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.js";
 export { requestSeed } from "./seeds.js";
 export { unwrapSettled } from "./settled.js";
@@ -31,4 +33,20 @@ export function createBackend(spec: BackendSpec): SettlingVisionLanguageModel {
         `backend kind ${JSON.stringify((spec as { kind: unknown }).kind)}: expected "embedded" or "openai"`,
       );
   }
+}
+
+/**
+ * The backend a spec names, checked now to serve `needs` (HTTP endpoints are probed at once):
+ * a bad endpoint fails here, naming itself and what is wrong, before the caller does any work.
+ */
+export async function openBackend(spec: BackendSpec, needs: BackendNeeds): Promise<SettlingVisionLanguageModel> {
+  const backend = createBackend(spec);
+  try {
+    if (backend instanceof HttpBackend) await backend.requireServes(needs);
+    else await requireServes(backend, needs);
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
+  return backend;
 }

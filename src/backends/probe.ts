@@ -4,8 +4,9 @@
 //   3. a one-token request with vLLM's prompt_logprobs, and POST /tokenize with messages:
 //      teacher-forced scoring needs both (llama.cpp and Ollama answer without prompt_logprobs);
 //   4. a one-token request with a small PNG as an image_url part: images at all?
-// A 4xx answer to a probe means "not supported"; 429, 5xx and connection errors are retried
-// under the backend's retry policy, and a probe that still fails is an error naming the endpoint.
+// A 4xx answer to a probe means "not supported" (401 and 403 excepted: a rejected key is an
+// error); 429, 5xx and connection errors are retried under the backend's retry policy, and a
+// probe that still fails is an error naming the endpoint.
 import { APIError } from "openai";
 import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
 import { encodePng } from "../images/codec.js";
@@ -53,6 +54,12 @@ class ProbeError extends Error {
 function valueOr4xx(outcome: RetryOutcome<unknown>, baseUrl: string, what: string): { value: unknown } | null {
   if (outcome.ok) return { value: outcome.value };
   const status = outcome.error instanceof APIError ? outcome.error.status : undefined;
+  // A rejected key is no missing feature: every later call would be rejected too.
+  if (status === 401 || status === 403) {
+    throw new ProbeError(
+      `endpoint ${baseUrl} refused ${what} as unauthorized (${outcome.reason}): the server wants an API key, or another one`,
+    );
+  }
   if (status !== undefined && status >= 400 && status < 500) return null;
   throw new ProbeError(`endpoint ${baseUrl}: probing ${what} failed: ${outcome.reason}`);
 }

@@ -2,7 +2,7 @@
 // arXiv 1809.02156; reference code LisaAnne/Hallucination, utils/chair.py). Object words in a
 // description are matched through a synonym table; a mention of an object the image lacks is a
 // hallucination.
-import type { SynonymTable } from "./text.js";
+import type { PhraseMention } from "./text.js";
 import { ratio, unique } from "./text.js";
 import {
   type BenchSpec,
@@ -38,11 +38,22 @@ export interface ChairVerdict {
 }
 
 /**
- * Object mentions through the synonym table: lower-cased word tokens, plurals singularized
+ * What CHAIR needs from an object vocabulary: the mentions in a text, and the canonical name of
+ * a ground-truth object. A SynonymTable is one (the world's objects); the COCO matcher, which
+ * adds chair.py's special rules, is another (src/eval/coco-objects.ts).
+ */
+export interface ObjectMatcher {
+  findMentions(text: string): PhraseMention[];
+  /** The canonical name of a name or synonym; null when it is not an object of the vocabulary. */
+  canonical(phrase: string): string | null;
+}
+
+/**
+ * Object mentions through the vocabulary: lower-cased word tokens, plurals singularized
  * against the vocabulary, multi-word synonyms matched first. As in chair.py, a negated mention
  * ("there is no star") still counts as a mention.
  */
-export function extractObjectMentions(description: string, table: SynonymTable): string[] {
+export function extractObjectMentions(description: string, table: ObjectMatcher): string[] {
   return table.findMentions(description).map((m) => m.canonical);
 }
 
@@ -139,13 +150,28 @@ const recordInput = (r: EvalRecord<ChairParsed, ChairTruth>): ChairItemInput => 
   truncated: r.finish_reason === "length",
 });
 
-export function chairBench(table: SynonymTable): BenchSpec<ChairItem, ChairParsed, ChairTruth, ChairVerdict> {
+/** The world's describe prompt (STIC's and the instruction split's wording). */
+export const CHAIR_PROMPT = "Describe this image in detail.";
+
+export interface ChairBenchOptions {
+  /** The bench's name, which names its record files (default "chair"). */
+  name?: string;
+  description?: string;
+  /** The describe request (default CHAIR_PROMPT); the image goes before it. */
+  prompt?: string;
+}
+
+export function chairBench(
+  table: ObjectMatcher,
+  options: ChairBenchOptions = {},
+): BenchSpec<ChairItem, ChairParsed, ChairTruth, ChairVerdict> {
+  const prompt = options.prompt ?? CHAIR_PROMPT;
   return {
-    name: "chair",
-    description: "CHAIR: detailed descriptions scored for hallucinated and covered objects",
+    name: options.name ?? "chair",
+    description: options.description ?? "CHAIR: detailed descriptions scored for hallucinated and covered objects",
     // 256 tokens: long enough that under 2% of descriptions stop on the limit (0% measured on
     // validation with a candidate base; truncated_share reports it for every run).
-    defaultGeneration: defaultSettings({ promptTemplate: "<image>\nDescribe this image in detail.", maxTokens: 256 }),
+    defaultGeneration: defaultSettings({ promptTemplate: `<image>\n${prompt}`, maxTokens: 256 }),
     metricInfo: CHAIR_METRICS,
     promptFields: () => ({}),
     groundTruth: (item) => ({ objects: unique(item.objects.map((o) => table.canonical(o) ?? o.toLowerCase())) }),

@@ -203,9 +203,24 @@ export interface PopeTruth {
 export type PopeVerdict = "TP" | "FP" | "TN" | "FN";
 
 export function popeBench(split: PopeSplit): BenchSpec<PopeItem, YesNo, PopeTruth, PopeVerdict> {
+  const sampled =
+    split === "random"
+      ? "at random"
+      : split === "popular"
+        ? "by training frequency"
+        : "by co-occurrence with the image's objects";
+  return popeSpec(`pope-${split}`, `POPE ${split}: yes/no object existence, absent objects sampled ${sampled}`);
+}
+
+/** POPE over questions read from a file as published (src/eval/file-benches.ts): same prompt, parser and metrics. */
+export function popeFileBench(): BenchSpec<PopeItem, YesNo, PopeTruth, PopeVerdict> {
+  return popeSpec("pope", "POPE: yes/no object existence, questions and labels from a POPE question file");
+}
+
+function popeSpec(name: string, description: string): BenchSpec<PopeItem, YesNo, PopeTruth, PopeVerdict> {
   return {
-    name: `pope-${split}`,
-    description: `POPE ${split}: yes/no object existence, absent objects sampled ${split === "random" ? "at random" : split === "popular" ? "by training frequency" : "by co-occurrence with the image's objects"}`,
+    name,
+    description,
     defaultGeneration: defaultSettings({ promptTemplate: "<image>\n{question}", maxTokens: 32 }),
     metricInfo: POPE_METRICS,
     promptFields: (item) => ({ question: item.question, object: item.object }),

@@ -77,9 +77,9 @@ export function singularize(word: string): string {
 
 /**
  * The forms a plural-looking word may be the plural of, most likely first: the irregular form,
- * "-ies"→"-y", "-es" dropped, "-s" dropped ("buses" → bus, buse; "houses" → hous, house). The
- * synonym table keeps the first that is a vocabulary word, so ambiguous endings resolve by the
- * vocabulary instead of by a guess.
+ * "-ies"→"-y", "-men"→"-man", "-ves"→"-f"/"-fe", "-es" dropped, "-s" dropped ("buses" → bus,
+ * buse; "houses" → hous, house). The synonym table keeps the first that is a vocabulary word,
+ * so ambiguous endings resolve by the vocabulary instead of by a guess.
  */
 export function singularCandidates(word: string): string[] {
   const w = word.toLowerCase();
@@ -87,6 +87,9 @@ export function singularCandidates(word: string): string[] {
   const irregular = IRREGULAR_PLURALS[w];
   if (irregular !== undefined) out.push(irregular);
   if (w.endsWith("ies") && w.length > 4) out.push(`${w.slice(0, -3)}y`);
+  // Compounds of "man" ("policemen", "snowmen") and "-f(e)" plurals ("calves", "wolves").
+  if (w.endsWith("men") && w.length > 3) out.push(`${w.slice(0, -3)}man`);
+  if (w.endsWith("ves") && w.length > 3) out.push(`${w.slice(0, -3)}f`, `${w.slice(0, -3)}fe`);
   if (w.endsWith("es") && w.length > 3) out.push(w.slice(0, -2));
   if (w.endsWith("s") && !w.endsWith("ss") && w.length > 2) out.push(w.slice(0, -1));
   return out;

@@ -3,6 +3,7 @@
 // start; tests that need the registrations call it too. Calling it again changes nothing.
 import { registerBpo } from "./bpo/index.js";
 import { registerCompact } from "./compact/index.js";
+import { registerCsr } from "./csr/index.js";
 import { registerStic } from "./stic/index.js";
 import { registerSupervised } from "./supervised/index.js";
 
@@ -11,4 +12,5 @@ export function registerBuiltinMethods(): void {
   registerSupervised();
   registerBpo();
   registerCompact();
+  registerCsr();
 }

@@ -59,12 +59,18 @@ export function checkParams(p: SamplingParams): void {
   if (!Number.isSafeInteger(p.seed) || p.seed < 0) throw bad("seed", `${p.seed} must be a non-negative integer`);
 }
 
-/** (1, V) bool, true on ids that are never sampled. */
-export function bannedMask(tokenizer: Tokenizer, vocabSize: number): Tensor {
+/** The ids that are never sampled: special tokens that cannot appear in an answer, ids past the tokenizer. */
+export function bannedTokenIds(tokenizer: Tokenizer, vocabSize: number): Set<number> {
   const s = tokenizer.specialIds;
+  const banned = new Set([s.pad, s.bos, s.image, s.user, s.assistant]);
+  for (let id = tokenizer.vocabSize; id < vocabSize; id++) banned.add(id);
+  return banned;
+}
+
+/** (1, V) bool, true on ids that are never sampled (bannedTokenIds). */
+export function bannedMask(tokenizer: Tokenizer, vocabSize: number): Tensor {
   const banned = new Uint8Array(vocabSize);
-  for (const id of [s.pad, s.bos, s.image, s.user, s.assistant]) banned[id] = 1;
-  for (let id = tokenizer.vocabSize; id < vocabSize; id++) banned[id] = 1;
+  for (const id of bannedTokenIds(tokenizer, vocabSize)) banned[id] = 1;
   return tensorFrom(banned, [1, vocabSize]);
 }
 

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { isBenchName, makeBench } from "../eval/benches.js";
 import { type Comparison, ComparisonError, compareRounds, type RunEvaluation } from "../eval/comparison.js";
+import { joinRunsBySeed, type LabelledRun } from "../eval/joined-runs.js";
 import { readRecords } from "../eval/records.js";
 import type { AnyBenchSpec } from "../eval/types.js";
 import { worldVocabulary } from "../eval/world-benches.js";
@@ -18,21 +19,30 @@ const ReportRoundsSchema = z.object({
 });
 export type ReportRounds = z.infer<typeof ReportRoundsSchema>;
 
-/** A run folder's report.json; a missing or malformed one is an error naming the folder. */
-export function readReportRounds(runDir: string): ReportRounds {
-  const path = join(runDir, "report.json");
-  if (!existsSync(path)) {
-    throw new ComparisonError(`${runDir}: no report.json (not a run folder, or its base round was never evaluated)`);
-  }
+/** A run folder's JSON file read through `schema`; missing, invalid or other-shaped is an error naming it. */
+function readRunFile<T>(runDir: string, file: string, schema: z.ZodType<T>, what: string, whyMissing: string): T {
+  const path = join(runDir, file);
+  if (!existsSync(path)) throw new ComparisonError(`${runDir}: no ${file} (${whyMissing})`);
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(path, "utf8"));
   } catch {
     throw new ComparisonError(`${path}: not valid JSON`);
   }
-  const parsed = ReportRoundsSchema.safeParse(value);
-  if (!parsed.success) throw new ComparisonError(`${path}: not a run report: ${z.prettifyError(parsed.error)}`);
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ComparisonError(`${path}: not ${what}: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
+}
+
+/** A run folder's report.json; a missing or malformed one is an error naming the folder. */
+export function readReportRounds(runDir: string): ReportRounds {
+  return readRunFile(
+    runDir,
+    "report.json",
+    ReportRoundsSchema,
+    "a run report",
+    "not a run folder, or its base round was never evaluated",
+  );
 }
 
 /** Every round's per-item records of every bench its report names. */
@@ -71,20 +81,47 @@ export interface CompareRunsOptions {
   seed?: number;
   /** The specs of the benches (default: the world's, by name). */
   bench?: (name: string) => AnyBenchSpec;
+  /**
+   * Runs of several recipes or profiles: join each seed's runs (src/eval/joined-runs.ts), rounds
+   * named `<recipe>[-<profile>]:<round>` beside the shared base.
+   */
+  join?: boolean;
 }
 
 /** `selfsynth compare`: the rounds of these run folders against their baseline round. */
 export function compareRunDirs(runDirs: readonly string[], options: CompareRunsOptions = {}): Comparison {
   const twice = runDirs.find((dir, i) => runDirs.slice(0, i).some((d) => resolve(d) === resolve(dir)));
   if (twice !== undefined) throw new ComparisonError(`compare: run ${twice} is given twice (each run is one seed)`);
+  const evaluations = runDirs.map((dir) => readRunEvaluation(dir));
   return compareRounds({
-    runs: runDirs.map((dir) => readRunEvaluation(dir)),
+    runs:
+      options.join === true ? joinRunsBySeed(runDirs.map((dir, i) => labelledRun(dir, evaluations[i]))) : evaluations,
     baseline: options.baseline,
     ceiling: options.ceiling === undefined ? undefined : readRunEvaluation(options.ceiling),
     bench: options.bench ?? worldBenchSpec,
     resamples: options.resamples,
     seed: options.seed,
   });
+}
+
+/** What --join reads of config.resolved.json: the recipe's name, the profile and the seed. */
+const ResolvedIdentitySchema = z.object({
+  name: z.string().min(1),
+  profile: z.string().min(1).nullish(),
+  seed: z.number().int(),
+});
+
+/** A run with its label (`<recipe>[-<profile>]`, its folder's default name without the seed) and seed. */
+export function labelledRun(runDir: string, evaluation: RunEvaluation): LabelledRun {
+  const identity = readRunFile(
+    runDir,
+    "config.resolved.json",
+    ResolvedIdentitySchema,
+    "a resolved recipe",
+    "not a run folder",
+  );
+  const { name, profile, seed } = identity;
+  return { label: profile == null ? name : `${name}-${profile}`, seed, evaluation };
 }
 
 /**

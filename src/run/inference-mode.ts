@@ -87,8 +87,8 @@ export function checkOneMode(values: Record<string, unknown>, ctx: z.RefinementC
 /** The mode switched on, bound to its options. */
 export interface SelectedMode {
   name: string;
-  /** Whether `bench` is asked through the mode (else plainly). */
-  asks(bench: BenchName): boolean;
+  /** Whether `bench` (a world bench, or a file bench: "pope", "chair") is asked through the mode (else plainly). */
+  asks(bench: string): boolean;
   wrap(model: VisionLanguageModel): VisionLanguageModel;
 }
 
@@ -99,7 +99,7 @@ export function selectedMode(values: Record<string, unknown>): SelectedMode | nu
   const options = Object.fromEntries(Object.keys(mode.options.shape).map((k) => [k, values[k]]));
   return {
     name: mode.name,
-    asks: (bench) => !(mode.plainBenches ?? []).includes(bench),
+    asks: (bench) => !((mode.plainBenches ?? []) as readonly string[]).includes(bench),
     wrap: (model) => mode.wrap(model, options),
   };
 }

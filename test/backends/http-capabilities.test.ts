@@ -1,10 +1,12 @@
 // The capability probe against a fake llama.cpp-style server: one choice whatever n asks for,
-// per-token log-probs, images, but no prompt_logprobs (so no teacher-forced scoring).
+// per-token log-probs, images, but no prompt_logprobs (so no teacher-forced scoring); and the
+// start-up check against it, a server that rejects the key, and a port nobody listens on.
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, test } from "node:test";
 import { HttpBackend } from "../../src/backends/http.js";
+import { openBackend } from "../../src/backends/index.js";
 import { BackendCapabilityError, type GenerationParams } from "../../src/backends/types.js";
 
 const bodies: Record<string, unknown>[] = [];
@@ -140,4 +142,55 @@ test("a capability configured off is refused with the endpoint named", async () 
 test("a model the server does not serve is a clear error", async () => {
   const wrong = new HttpBackend({ baseUrls: [baseUrl], model: "other", retry: { maxAttempts: 1 } });
   await assert.rejects(wrong.capabilities(), /does not serve model "other" \(it serves tiny-llama\)/);
+});
+
+test("requireServes checks at start: images pass, scoring is refused naming the endpoint and why", async () => {
+  const before = bodies.length;
+  await backend.requireServes({ images: 1 });
+  await assert.rejects(backend.requireServes({ images: 1, scoring: true }), (error) => {
+    assert.ok(error instanceof BackendCapabilityError, String(error));
+    assert.match(
+      error.message,
+      new RegExp(
+        `teacher-forced scoring \\(prompt_logprobs\\) is not served by endpoint ${baseUrl} \\(answers without prompt_logprobs`,
+      ),
+    );
+    return true;
+  });
+  assert.equal(bodies.length, before, "the probe ran once, before; nothing more is sent");
+});
+
+test("a server that rejects the key fails at start, naming the endpoint and the 401", async () => {
+  const locked = createServer((_req, res) => {
+    res.writeHead(401, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: { message: "Invalid API key", type: "authentication_error" } }));
+  });
+  await new Promise<void>((resolve) => locked.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(locked.address() as AddressInfo).port}/v1`;
+  try {
+    await assert.rejects(
+      openBackend(
+        { kind: "openai", baseUrls: [url], model: "m", retry: { maxAttempts: 2, baseDelayMs: 1 } },
+        { images: 1 },
+      ),
+      new RegExp(`endpoint ${url} refused GET /models as unauthorized \\(HTTP 401: .*\\): the server wants an API key`),
+    );
+  } finally {
+    locked.close();
+  }
+});
+
+test("a refused connection fails at start, naming the endpoint", async () => {
+  // A port that was free a moment ago: nothing listens there.
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/v1`;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  await assert.rejects(
+    openBackend(
+      { kind: "openai", baseUrls: [url], model: "m", retry: { maxAttempts: 2, baseDelayMs: 1 } },
+      { images: 1 },
+    ),
+    new RegExp(`endpoint ${url}: probing GET /models failed: .*ECONNREFUSED`),
+  );
 });

@@ -106,6 +106,37 @@ test("compare --ceiling adds the share of the gap closed; the table names runs a
   assert.match(table[4], /^ +s1 +0\.8750 +0\.0354 +\+0\.3750 +\[\+0\.\d{4}, \+0\.\d{4}\] +better +75%$/);
 });
 
+test("compare --markdown: a row per chosen metric, the baseline's mean, bold differences whose interval excludes zero", async () => {
+  // One run: s1 says no to 16 absent objects, s2 to one only (q39), a change no interval can tell from zero.
+  const run = runFolder("markdown", [
+    ["base", () => true],
+    ["s1", (i) => i < 24],
+    ["s2", (i) => i < 39],
+  ]);
+  const lines = await compare([run, "--markdown", "--metrics", "pope-adversarial.accuracy,pope-adversarial.yes_ratio"]);
+  assert.equal(lines[0], "| metric | base | s1 | s2 |");
+  assert.equal(lines[1], "|---|---|---|---|");
+  // Accuracy 0.5 → 0.9 in s1 (+0.4, every resample positive) and 0.525 in s2 (+0.025, some resamples 0).
+  assert.match(
+    lines[2],
+    /^\| pope-adversarial accuracy \| 0\.500 \| \*\*\+0\.400 \[\+0\.\d{3}, \+0\.\d{3}\]\*\* \| \+0\.025 \[\+0\.000, \+0\.\d{3}\] \|$/,
+  );
+  // The yes-ratio has no better direction: a change whose interval excludes zero is still bold.
+  assert.match(
+    lines[3],
+    /^\| pope-adversarial yes_ratio \| 1\.000 \| \*\*-0\.400 \[-0\.\d{3}, -0\.\d{3}\]\*\* \| -0\.025 /,
+  );
+  assert.equal(lines.length, 6);
+  assert.match(lines[5], /^'base': mean over runs; other columns: mean difference/);
+  // Without --metrics every bench metric, in the comparison's order.
+  assert.equal((await compare([run, "--markdown"])).length, 2 + 5 + 2);
+  await assert.rejects(
+    compare([run, "--markdown", "--metrics", "pope-adversarial.acuracy"]),
+    /--metrics: no pope-adversarial\.acuracy in these runs/,
+  );
+  await assert.rejects(compare([run, "--metrics", "pope-adversarial.accuracy"]), /--metrics needs --markdown/);
+});
+
 test("compare: bad run folders are errors naming the folder and the problem", async () => {
   const empty = join(root, "empty");
   mkdirSync(empty);
@@ -120,6 +151,46 @@ test("compare: bad run folders are errors naming the folder and the problem", as
   await assert.rejects(compare([seed0, baseOnly]), /base-only: lacks round\(s\) s1 that .*seed0 has/);
   await assert.rejects(compare([seed0, seed0]), /run .*seed0 is given twice/);
   await assert.rejects(compare([seed0, "--baseline", "start"]), /seed0: no round 'start' to compare with/);
+});
+
+/** Writes the config.resolved.json --join reads: the recipe's name, the profile and the seed. */
+function identify(dir: string, profile: string | null, seed: number): string {
+  writeFileSync(join(dir, "config.resolved.json"), JSON.stringify({ name: "stic", profile, seed, stages: [] }));
+  return dir;
+}
+
+test("compare --join pairs the rounds of two profiles' runs, seed by seed, on the shared base", async () => {
+  // Default profile: s1 says no to 16 / 14 absent objects (seed0, seed1 above); the ablation to
+  // 10 at both seeds (i < 30). By hand: ablation − default = (30 − 36) / 40 = −0.15 at seed 0,
+  // (30 − 34) / 40 = −0.1 at seed 1; pooled mean −0.125; no item is right in the ablation and
+  // wrong in the default, so every resample's difference is negative.
+  const profiles = [identify(seed0, null, 0), identify(seed1, null, 1)];
+  const ablation = [0, 1].map((seed) =>
+    identify(
+      runFolder(`ablation${seed}`, [
+        ["base", () => true],
+        ["s1", (i) => i < 30],
+      ]),
+      "no-negatives",
+      seed,
+    ),
+  );
+  const rows = JSON.parse(
+    (await compare([...profiles, ...ablation, "--join", "--baseline", "stic:s1", "--json"])).at(-1)!,
+  ).rows;
+  assert.deepEqual(
+    [...new Set(rows.map((r: { round: string }) => r.round))],
+    ["base", "stic:s1", "stic-no-negatives:s1"],
+  );
+  const accuracy = rows.find(
+    (r: { round: string; metric: string }) => r.round === "stic-no-negatives:s1" && r.metric === "accuracy",
+  );
+  assert.ok(Math.abs(accuracy.diff + 0.125) < 1e-12);
+  assert.ok(accuracy.ci[1] < 0);
+  assert.equal(accuracy.verdict, "worse");
+  // Without the identity file the run cannot be labelled.
+  const anonymous = runFolder("anonymous", [["base", () => true]]);
+  await assert.rejects(compare([seed0, anonymous, "--join"]), /anonymous: no config\.resolved\.json/);
 });
 
 test("the installed command line: selfsynth compare ... --json", async () => {

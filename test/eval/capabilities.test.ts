@@ -11,6 +11,7 @@ import {
 } from "../../src/eval/capabilities.js";
 import { SynonymTable } from "../../src/eval/text.js";
 import { type EvalRecord, sumCounts } from "../../src/eval/types.js";
+import { evalRecord } from "./eval-record.js";
 
 const table = SynonymTable.parse(`
 gray, grey
@@ -51,18 +52,7 @@ test("capability accuracy overall, by capability and by k on hand-checked items"
   const records: EvalRecord<string, CapabilityTruth, CapabilityVerdict>[] = rows.map(
     ([raw, answer, capabilities, k], i) => {
       const item: CapabilityItem = { id: `${i}`, imageId: `${i}`, image, question: "q?", answer, capabilities, k };
-      const truth = bench.groundTruth(item);
-      const parsed = bench.parse(raw, truth);
-      return {
-        item_id: item.id,
-        image_id: item.imageId,
-        prompt: "",
-        raw_answer: raw,
-        parsed_answer: parsed,
-        ground_truth: truth,
-        verdict: bench.verdict(parsed, truth),
-        finish_reason: "stop",
-      };
+      return evalRecord(bench, item.id, raw, bench.groundTruth(item));
     },
   );
   assert.deepEqual(

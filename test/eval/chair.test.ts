@@ -15,6 +15,7 @@ import {
 import { SynonymTable, singularize, wordTokens } from "../../src/eval/text.js";
 import { type EvalRecord, sumCounts } from "../../src/eval/types.js";
 import { plural, SYNONYMS_TEXT } from "../../src/world/vocabulary.js";
+import { evalRecord } from "./eval-record.js";
 
 const table = SynonymTable.parse(`
 # canonical first, comma-separated entries may be several words
@@ -99,17 +100,7 @@ test("CHAIR extracts mentions with duplicates and scores hand-checked descriptio
       image: { bytes: new Uint8Array(), mimeType: "image/png" },
       objects,
     });
-    const parsed = bench.parse(raw, truth);
-    return {
-      item_id: `${i}`,
-      image_id: `${i}`,
-      prompt: "",
-      raw_answer: raw,
-      parsed_answer: parsed,
-      ground_truth: truth,
-      verdict: bench.verdict(parsed, truth),
-      finish_reason: "stop",
-    };
+    return evalRecord(bench, `${i}`, raw, truth);
   });
   assert.deepEqual(records[0].verdict, { hallucinated: ["cross"], covered: ["circle", "square"] });
   assert.deepEqual(records[1].verdict, { hallucinated: ["cross"], covered: ["star"] });

@@ -26,12 +26,12 @@ test("selfsynth eval --json prints {bench, metrics} last and stores the settings
     const loaded: string[] = [];
     const program = new Command().exitOverride();
     registerEval(program, {
-      openModel: async (modelDir) => {
-        loaded.push(modelDir);
+      openModel: async (spec) => {
+        loaded.push(JSON.stringify(spec));
         return backend;
       },
-      loadBench: async (name, data) => {
-        loaded.push(`${name}@${data}`);
+      loadBench: async (source) => {
+        loaded.push(JSON.stringify(source));
         return { bench: popeBench("random"), items };
       },
     });
@@ -52,7 +52,10 @@ test("selfsynth eval --json prints {bench, metrics} last and stores the settings
       ],
       { from: "user" },
     );
-    assert.deepEqual(loaded, ["pope-random@undefined", "m/"]);
+    assert.deepEqual(loaded, [
+      JSON.stringify({ kind: "world", name: "pope-random", split: "test" }),
+      JSON.stringify({ kind: "embedded", modelDir: "m/" }),
+    ]);
     assert.ok(backend.closed);
     const lines = log.mock.calls.map((c) => String(c.arguments[0]));
     // a/0 TP, a/1 TN → accuracy 1, precision 1, recall 1, F1 1, yes_ratio 1/2.
@@ -114,6 +117,33 @@ test("selfsynth eval --describe-first asks for a description, then answers with 
       prompts.join(" | "),
     );
     assert.ok(backend.closed);
+  } finally {
+    log.mock.restore();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("selfsynth eval --endpoint asks the world benches through an OpenAI-compatible server", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "eval-cli-"));
+  const log = mock.method(console, "log", () => {});
+  try {
+    const opened: unknown[] = [];
+    const program = new Command().exitOverride();
+    registerEval(program, {
+      openModel: async (spec) => {
+        opened.push(spec);
+        return new FakeBackend({ "a/0": "Yes.", "a/1": "No.", "b/0": "No" });
+      },
+      loadBench: async () => ({ bench: popeBench("random"), items }),
+    });
+    const endpoint = ["--endpoint", "http://gpu:8000/v1", "--served-model", "llava"];
+    await program.parseAsync(["eval", ...endpoint, "--bench", "pope-random", "--data", "w", "--out", dir, "--json"], {
+      from: "user",
+    });
+    assert.deepEqual(opened, [{ kind: "openai", baseUrls: ["http://gpu:8000/v1"], model: "llava" }]);
+    // a/0 TP, a/1 TN, b/0 FN → accuracy 2/3, precision 1, recall 1/2, F1 2/3, yes_ratio 1/3.
+    const last = JSON.parse(String(log.mock.calls.at(-1)?.arguments[0]));
+    assert.deepEqual(last.metrics, { accuracy: 2 / 3, precision: 1, recall: 1 / 2, f1: 2 / 3, yes_ratio: 1 / 3 });
   } finally {
     log.mock.restore();
     rmSync(dir, { recursive: true, force: true });

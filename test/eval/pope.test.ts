@@ -15,6 +15,7 @@ import {
   type YesNo,
 } from "../../src/eval/pope.js";
 import { type EvalRecord, sumCounts } from "../../src/eval/types.js";
+import { evalRecord } from "./eval-record.js";
 
 const image = { bytes: new Uint8Array([0]), mimeType: "image/png" as const };
 
@@ -180,18 +181,7 @@ test("POPE bench parses, judges and scores records", () => {
     ["There is a diamond.", "no"], // FP
   ];
   const records: EvalRecord<YesNo, PopeTruth, PopeVerdict>[] = rows.map(([raw, label], i) => {
-    const truth = { object: "star", label };
-    const parsed = bench.parse(raw, truth);
-    return {
-      item_id: `${i}`,
-      image_id: "x",
-      prompt: "",
-      raw_answer: raw,
-      parsed_answer: parsed,
-      ground_truth: truth,
-      verdict: bench.verdict(parsed, truth),
-      finish_reason: "stop",
-    };
+    return evalRecord(bench, `${i}`, raw, { object: "star", label });
   });
   assert.deepEqual(
     records.map((r) => r.verdict),

@@ -10,6 +10,7 @@ import {
   speciesVocabulary,
 } from "../../src/eval/species.js";
 import { type EvalRecord, sumCounts } from "../../src/eval/types.js";
+import { evalRecord } from "./eval-record.js";
 
 const vocab = speciesVocabulary(
   [["crested glider", "glider"], "spotted hopper", "striped crawler", "crest finch"],
@@ -44,18 +45,7 @@ test("species accuracy, explanation rate and concept precision/recall on hand-ch
   ];
   const records: EvalRecord<SpeciesParsed, SpeciesTruth, SpeciesVerdict>[] = rows.map(([raw, species, visible], i) => {
     const item: SpeciesItem = { id: `${i}`, imageId: `${i}`, image, species, visibleFeatures: visible };
-    const truth = bench.groundTruth(item);
-    const parsed = bench.parse(raw, truth);
-    return {
-      item_id: item.id,
-      image_id: item.imageId,
-      prompt: "",
-      raw_answer: raw,
-      parsed_answer: parsed,
-      ground_truth: truth,
-      verdict: bench.verdict(parsed, truth),
-      finish_reason: "stop",
-    };
+    return evalRecord(bench, item.id, raw, bench.groundTruth(item));
   });
   assert.deepEqual(records[1].verdict, {
     correct: false,
@@ -126,22 +116,12 @@ test("concepts named by ids (SceneWorld's 'tail:fan') are found by their phrases
   });
   assert.deepEqual(truth, { species: "bosk", visible_features: ["tail:fan", "body:round"] });
   // Named tail:fan (visible) and pattern:stripes (not visible): precision 1/2, recall 1/2.
-  const parsed = bench.parse("A bosk with a fan tail and stripes.", truth);
-  assert.deepEqual(
-    bench.metrics([
-      {
-        item_id: "x",
-        image_id: "x",
-        prompt: "",
-        raw_answer: "",
-        parsed_answer: parsed,
-        ground_truth: truth,
-        verdict: bench.verdict(parsed, truth),
-        finish_reason: "stop",
-      },
-    ]),
-    { accuracy: 1, explanation_rate: 1, concept_precision: 0.5, concept_recall: 0.5 },
-  );
+  assert.deepEqual(bench.metrics([evalRecord(bench, "x", "A bosk with a fan tail and stripes.", truth)]), {
+    accuracy: 1,
+    explanation_rate: 1,
+    concept_precision: 0.5,
+    concept_recall: 0.5,
+  });
 });
 
 test("known and held-out species are scored apart when the items say which", () => {
@@ -157,18 +137,7 @@ test("known and held-out species are scored apart when the items say which", () 
   ];
   const records = rows.map(([raw, species, heldOut], i) => {
     const item: SpeciesItem = { id: `${i}`, imageId: `${i}`, image, species, visibleFeatures: [], heldOut };
-    const truth = bench.groundTruth(item);
-    const parsed = bench.parse(raw, truth);
-    return {
-      item_id: item.id,
-      image_id: item.imageId,
-      prompt: "",
-      raw_answer: raw,
-      parsed_answer: parsed,
-      ground_truth: truth,
-      verdict: bench.verdict(parsed, truth),
-      finish_reason: "stop" as const,
-    };
+    return evalRecord(bench, item.id, raw, bench.groundTruth(item));
   });
   assert.equal(records[2].ground_truth.held_out, true);
   const m = bench.metrics(records);

@@ -1,48 +1,71 @@
-// `selfsynth eval --model <dir> --bench <name> --data <world dir> [--split test|validation]
-// [--limit N] [--json]`: runs one benchmark on a built world's split (src/eval/world-benches.ts)
-// and prints its metrics; with --json the last line is {"bench": ..., "metrics": {...}}.
-// The records and the result (with the generation settings) go to --out. The registered
-// inference modes add their flags (mode-options.ts; e.g. STIC's --describe-first).
+// `selfsynth eval (--model DIR | --endpoint URL --served-model NAME) --bench NAME ...`: runs one
+// benchmark and prints its metrics; with --json the last line is {"bench": ..., "metrics": {...}}.
+// The items come from a built world's split (--data, src/eval/world-benches.ts) or from standard
+// files (POPE's --questions, COCO's --annotations, with --images; src/eval/file-benches.ts);
+// eval-sources.ts reads the flags into both choices. The records and the result (with the
+// generation settings) go to --out, items whose image could not be used to
+// <bench>.skipped.jsonl. The registered inference modes add their flags (mode-options.ts; e.g.
+// STIC's --describe-first).
 import { type Command, Option } from "commander";
+import type { BackendSpec } from "../../backends/index.js";
 import type { VisionLanguageModel } from "../../backends/types.js";
-import { BENCH_NAMES, type BenchName } from "../../eval/benches.js";
+import {
+  COCO_CHAIR_PROMPT,
+  loadCocoChair,
+  loadPopeFile,
+  type SkippedItem,
+  skippedSummary,
+  writeSkipped,
+} from "../../eval/file-benches.js";
 import { type BenchResult, runBenchmark } from "../../eval/runner.js";
 import type { AnyBenchSpec, EvalItem, GenerationSettings } from "../../eval/types.js";
-import { EVAL_SPLITS, type EvalSplit, loadWorldBench } from "../../eval/world-benches.js";
+import { EVAL_SPLITS, loadWorldBench } from "../../eval/world-benches.js";
 import type { SelectedMode } from "../../run/inference-mode.js";
+import {
+  type BenchSource,
+  benchSource,
+  EVAL_BENCH_NAMES,
+  type ModelFlags,
+  modelSpec,
+  type SourceFlags,
+} from "../eval-sources.js";
 import { addModeOptions } from "../mode-options.js";
 import { nonNegativeInt, nonNegativeNumber, positiveInt } from "../options.js";
 
+/** A bench, its items, and the items left out for their images (file sources). */
+export interface LoadedBench {
+  bench: AnyBenchSpec;
+  items: EvalItem[];
+  skipped?: SkippedItem[];
+}
+
 /** How eval reaches a model and a benchmark's items; injected so that tests and the lead's glue can supply them. */
 export interface EvalDeps {
-  openModel(modelDir: string): Promise<VisionLanguageModel>;
-  /** The bench spec and its items from a split (default test) of the world built at `dataDir`. */
-  loadBench(
-    name: BenchName,
-    dataDir: string | undefined,
-    split?: EvalSplit,
-  ): Promise<{ bench: AnyBenchSpec; items: EvalItem[] }>;
+  /** The model, checked to serve what an evaluation asks (an endpoint is probed at once). */
+  openModel(spec: BackendSpec): Promise<VisionLanguageModel>;
+  loadBench(source: BenchSource): Promise<LoadedBench>;
 }
 
 const defaults: EvalDeps = {
-  async openModel(modelDir) {
+  async openModel(spec) {
     // Imported here so that loading the command does not load libtorch.
-    const { createBackend } = await import("../../backends/index.js");
-    return createBackend({ kind: "embedded", modelDir });
+    const { openBackend } = await import("../../backends/index.js");
+    return openBackend(spec, { images: 1 });
   },
-  async loadBench(name, dataDir, split = "test") {
-    const { bench, items } = loadWorldBench(name, dataDir, { split });
-    return { bench, items };
+  async loadBench(source) {
+    switch (source.kind) {
+      case "world":
+        return loadWorldBench(source.name, source.data, { split: source.split });
+      case "pope-file":
+        return loadPopeFile(source);
+      case "coco-chair":
+        return loadCocoChair(source);
+    }
   },
 };
 
-interface EvalOptions {
-  model: string;
-  bench: BenchName;
-  limit?: number;
+interface EvalOptions extends ModelFlags, SourceFlags {
   json?: boolean;
-  data?: string;
-  split: EvalSplit;
   out: string;
   threads?: number;
   batchSize: number;
@@ -51,21 +74,32 @@ interface EvalOptions {
   seed?: number;
 }
 
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
 export function registerEval(program: Command, deps: Partial<EvalDeps> = {}): Command {
   const { openModel, loadBench } = { ...defaults, ...deps };
   const command = program
     .command("eval")
     .description("run a benchmark on a model; writes per-item records and the metrics with the generation settings")
-    .requiredOption("--model <dir>", "model checkpoint directory")
-    .addOption(new Option("--bench <name>", "benchmark").choices(BENCH_NAMES).makeOptionMandatory())
+    .option("--model <dir>", "embedded model checkpoint directory")
+    .option("--endpoint <url>", "OpenAI-compatible base URL, e.g. http://host:8000/v1 (repeat to balance)", collect)
+    .option("--served-model <name>", "the model name the endpoint serves (as GET /v1/models lists it)")
+    .option("--api-key-env <var>", "environment variable holding the endpoint's API key")
+    .addOption(new Option("--bench <name>", "benchmark").choices(EVAL_BENCH_NAMES).makeOptionMandatory())
     .option("--limit <n>", "score only the first n items", positiveInt)
     .option("--json", "print the result as JSON on the last line")
     .option("--data <dir>", "a built world's directory (selfsynth world build --out <dir>)")
     .addOption(
-      new Option("--split <name>", "the world split to read (validation: calibrate without touching test)")
-        .choices(EVAL_SPLITS)
-        .default("test"),
+      new Option(
+        "--split <name>",
+        "the world split to read (default test; validation: calibrate without touching test)",
+      ).choices(EVAL_SPLITS),
     )
+    .option("--questions <file>", "pope: a POPE question file (JSON Lines: question_id, image, text, label)")
+    .option("--annotations <file>", "chair: COCO instance annotations (images, annotations, categories)")
+    .option("--captions <file>", "chair: COCO caption annotations whose objects join the truth (as chair.py)")
+    .option("--images <dir>", "the folder the question or annotation file's image names are in")
+    .option("--chair-prompt <text>", `chair over COCO: the describe request (default "${COCO_CHAIR_PROMPT}")`)
     .option("--out <dir>", "where records and results go", "runs/eval")
     .option("--batch-size <n>", "items per backend call", positiveInt, 8)
     .option("--max-tokens <n>", "override the bench's max tokens", positiveInt)
@@ -80,8 +114,14 @@ export function registerEval(program: Command, deps: Partial<EvalDeps> = {}): Co
 }
 
 export async function runEval(options: EvalOptions, deps: EvalDeps, mode: SelectedMode | null): Promise<BenchResult> {
-  const { bench, items } = await deps.loadBench(options.bench, options.data, options.split);
-  if (options.threads !== undefined) {
+  // Both choices are read before anything loads: a wrong combination of flags costs nothing.
+  const spec = modelSpec(options);
+  const { bench, items, skipped = [] } = await deps.loadBench(benchSource(options));
+  const skippedPath = writeSkipped(options.out, bench.name, skipped);
+  if (skippedPath !== null)
+    console.error(`${skippedSummary(bench.name, skipped, items.length + skipped.length)}: ${skippedPath}`);
+  if (items.length === 0) throw new Error(`eval: no ${bench.name} item has a usable image`);
+  if (options.threads !== undefined && spec.kind === "embedded") {
     const { setNumThreads } = await import("../../engine/index.js");
     setNumThreads(options.threads);
   }
@@ -89,8 +129,8 @@ export async function runEval(options: EvalOptions, deps: EvalDeps, mode: Select
   if (options.maxTokens !== undefined) generation.maxTokens = options.maxTokens;
   if (options.temperature !== undefined) generation.temperature = options.temperature;
   if (options.seed !== undefined) generation.seed = options.seed;
-  const opened = await deps.openModel(options.model);
-  const backend = mode?.asks(options.bench) ? mode.wrap(opened) : opened;
+  const opened = await deps.openModel(spec);
+  const backend = mode?.asks(bench.name) ? mode.wrap(opened) : opened;
   const tty = process.stderr.isTTY === true;
   try {
     return await runBenchmark({

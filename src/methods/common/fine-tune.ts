@@ -9,8 +9,9 @@ import { imageInput } from "../../backends/embedded.js";
 import { readRecords } from "../../data/dataset.js";
 import { ImageStore, mimeTypeOfPath } from "../../data/image-store.js";
 import type { PreferenceRecord, SftRecord } from "../../data/records.js";
-import type { ChatMessage } from "../../models/chat-template.js";
+import { type ChatMessage, encodeChat } from "../../models/chat-template.js";
 import { LoraConfigSchema } from "../../models/lora-config.js";
+import type { Tokenizer } from "../../models/tokenizer.js";
 import { loadVLM, saveVLM } from "../../models/vlm-io.js";
 import type { StageContext, StageResult } from "../../run/stage-kind.js";
 import { checkTrainRules, type TrainConfig, TrainConfigFields } from "../../train/config.js";
@@ -60,6 +61,8 @@ export interface FineTuneOptions {
 export interface FineTuneResult {
   steps: number;
   examples: number;
+  /** Records dropped as longer than the model's context (absent when none were). */
+  tooLong?: number;
 }
 
 async function pixelsOf(store: ImageStore, path: string, size: number): Promise<Float32Array> {
@@ -119,14 +122,60 @@ async function sftExamples(records: (SftRecord | PreferenceRecord)[], store: Ima
   return out;
 }
 
+/** The conversations a record trains on: its messages, or its prompt with each answer. */
+function conversations(record: SftRecord | PreferenceRecord): ChatMessage[][] {
+  if (record.kind === "sft") return [record.messages];
+  return [record.chosen, record.rejected].map((answer) => [
+    ...(record.prompt as ChatMessage[]),
+    { role: "assistant", content: answer },
+  ]);
+}
+
+/**
+ * The records whose every conversation fits the decoder's context (image tokens included), and
+ * the ids of the others. A stage's records can be longer than the model reads (an imported
+ * dataset's long answer, a long description): they are dropped and counted, not left to stop the
+ * trainer halfway through a stage.
+ */
+export function fitContext<R extends SftRecord | PreferenceRecord>(
+  records: readonly R[],
+  tokenizer: Tokenizer,
+  model: { numImageTokens: number; config: { decoder: { maxPositions: number } } },
+): { kept: R[]; tooLong: string[] } {
+  const limit = model.config.decoder.maxPositions;
+  const kept: R[] = [];
+  const tooLong: string[] = [];
+  for (const record of records) {
+    const fits = conversations(record).every(
+      (messages) =>
+        encodeChat(tokenizer, messages, { numImageTokens: model.numImageTokens, addGenerationPrompt: false }).inputIds
+          .length <= limit,
+    );
+    if (fits) kept.push(record);
+    else tooLong.push(record.id);
+  }
+  return { kept, tooLong };
+}
+
 export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult> {
   const { ctx, objective, train } = options;
   const { model, tokenizer } = loadVLM(ctx.inputModel);
   try {
     const store = new ImageStore(options.datasetRoot);
     const size = model.config.vision.imageSize;
-    const records = readRecords(options.recordsPath, "any", { root: options.datasetRoot });
-    if (records.length === 0) throw new Error(`${options.recordsPath}: no records to train on`);
+    const read = readRecords(options.recordsPath, "any", { root: options.datasetRoot });
+    const { kept: records, tooLong } = fitContext(read, tokenizer, model);
+    if (tooLong.length > 0) {
+      const shown = tooLong.slice(0, 3).join(", ");
+      ctx.log(
+        `${ctx.name}: dropped ${tooLong.length} of ${read.length} records longer than the model's context (decoder.maxPositions ${model.config.decoder.maxPositions}): ${shown}${tooLong.length > 3 ? ", ..." : ""}`,
+      );
+    }
+    if (records.length === 0) {
+      throw new Error(
+        `${options.recordsPath}: no records to train on${tooLong.length > 0 ? ` (all ${tooLong.length} longer than the model's context)` : ""}`,
+      );
+    }
     if (options.lora) model.addLora(options.lora);
     const config: TrainConfig = { ...train, saveTotalLimit: 2, seed: ctx.seed, outputDir: `${ctx.stageDir}/train` };
     let bar: ReturnType<StageContext["progress"]> | null = null;
@@ -156,7 +205,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
     ctx.signal.throwIfAborted();
     model.mergeLora();
     saveVLM(options.out, model, tokenizer, { trained_by: ctx.name });
-    return { steps: result.step, examples: records.length };
+    return { steps: result.step, examples: records.length, ...(tooLong.length > 0 ? { tooLong: tooLong.length } : {}) };
   } finally {
     model.dispose();
   }

@@ -4,10 +4,9 @@
 // and a LLaVA file with a missing image, refused with its line before anything is written.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { readRecords } from "../../../src/data/dataset.js";
 import { setNumThreads } from "../../../src/engine/index.js";
 import type { BpoDiagnostics } from "../../../src/methods/bpo/diagnostics.js";
@@ -17,23 +16,13 @@ import { stageSeed } from "../../../src/run/recipe.js";
 import { type Report, runRecipe } from "../../../src/run/runner.js";
 import { readMetrics } from "../../../src/train/metrics.js";
 import { readWorldSplit } from "../../../src/world/read-split.js";
-import { quietDeps, saveTinyWorldVLM, writeWorldConfig } from "../stic/stage-fixtures.js";
+import { quietDeps, tinyWorldStage } from "../stic/stage-fixtures.js";
 
 setNumThreads(1);
 registerBuiltinMethods();
 
-const dir = mkdtempSync(join(tmpdir(), "bpo-stages-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-let world: string;
-let worldDir: string;
-let base: string;
-before(() => {
-  world = writeWorldConfig(join(dir, "world.yaml"));
-  worldDir = join(dir, "world");
-  // The instruction descriptions run to about 170 tokens with the prompt: room for them.
-  base = saveTinyWorldVLM(join(dir, "base"), world, 7, 320);
-});
+// The instruction descriptions run to about 170 tokens with the prompt: room for them.
+const { dir, world, worldDir, base } = tinyWorldStage("bpo-stages-", 320);
 
 /** A BPO recipe at tiny sizes; `stage` lines override or add stage fields. */
 function recipe(name: string, stage: string[] = [], benches = "[pope-random]"): string {

@@ -5,10 +5,9 @@
 // it answered, and a budget the teacher cannot fill is an error that says what to change.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { before, test } from "node:test";
 import { readRecords } from "../../../src/data/dataset.js";
 import { setNumThreads } from "../../../src/engine/index.js";
 import { readDrops } from "../../../src/methods/common/chunked-records.js";
@@ -19,25 +18,17 @@ import { type Report, runRecipe } from "../../../src/run/runner.js";
 import { readMetrics } from "../../../src/train/metrics.js";
 import { buildSplit } from "../../../src/world/build.js";
 import { loadWorldConfig } from "../../../src/world/config.js";
-import { quietDeps, saveTinyWorldVLM, writeWorldConfig } from "../stic/stage-fixtures.js";
+import { quietDeps, tinyWorldStage } from "../stic/stage-fixtures.js";
 
 setNumThreads(1);
 registerBuiltinMethods();
 
-const dir = mkdtempSync(join(tmpdir(), "compact-stages-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-let world: string;
-let worldDir: string;
-let base: string;
+const { dir, world, worldDir, base } = tinyWorldStage("compact-stages-", 320);
 /** The tiny world's general instruction examples (the budget's denominator). */
 let examples: number;
 before(async () => {
-  world = writeWorldConfig(join(dir, "world.yaml"));
-  worldDir = join(dir, "world");
   await buildSplit(loadWorldConfig(world), { split: "instruction", outDir: worldDir });
   examples = generalExamples(instructionBasis(worldDir)).length;
-  base = saveTinyWorldVLM(join(dir, "base"), world, 7, 320);
 });
 
 interface Arm {

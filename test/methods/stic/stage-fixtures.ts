@@ -1,6 +1,9 @@
 // Fixtures of the STIC stage tests (and of their child process): a tiny 32x32 world, a tiny
 // random-weights VLM on a tokenizer built from the world's texts, and recipes at tiny sizes.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before } from "node:test";
 import { Tokenizer } from "../../../src/models/tokenizer.js";
 import { VLM } from "../../../src/models/vlm.js";
 import { saveVLM } from "../../../src/models/vlm-io.js";
@@ -50,6 +53,34 @@ export function saveTinyWorldVLM(dir: string, worldConfigPath: string, seed = 7,
   saveVLM(dir, model, tokenizer);
   model.dispose();
   return dir;
+}
+
+/** A stage test file's temp folder, the tiny world's config in it, its build folder and a tiny VLM. */
+export interface TinyWorldStage {
+  dir: string;
+  world: string;
+  worldDir: string;
+  base: string;
+}
+
+/**
+ * The set-up every method's stage test starts from: the folder and the world's config at once,
+ * the VLM (seconds) saved in a `before` hook, the folder removed after the file's tests.
+ * `maxPositions` as saveTinyWorldVLM's (room for the world's own descriptions: 320).
+ */
+export function tinyWorldStage(prefix: string, maxPositions?: number): TinyWorldStage {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const fixture = {
+    dir,
+    world: writeWorldConfig(join(dir, "world.yaml")),
+    worldDir: join(dir, "world"),
+    base: join(dir, "base"),
+  };
+  before(() => {
+    saveTinyWorldVLM(fixture.base, fixture.world, 7, maxPositions);
+  });
+  return fixture;
 }
 
 export interface RecipeOptions {

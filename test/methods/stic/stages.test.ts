@@ -5,10 +5,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { EmbeddedBackend } from "../../../src/backends/embedded.js";
 import { readRecords } from "../../../src/data/dataset.js";
@@ -23,26 +22,16 @@ import { loadVLM } from "../../../src/models/vlm-io.js";
 import { stageSeed } from "../../../src/run/recipe.js";
 import { type Report, runRecipe } from "../../../src/run/runner.js";
 import { readMetrics } from "../../../src/train/metrics.js";
-import { quietDeps, saveTinyWorldVLM, writeSticRecipe, writeWorldConfig } from "./stage-fixtures.js";
+import { quietDeps, tinyWorldStage, writeSticRecipe } from "./stage-fixtures.js";
 
 setNumThreads(1);
 registerBuiltinMethods();
 
 const repo = fileURLToPath(new URL("../../..", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "stic-stages-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let world: string;
-let worldDir: string;
-let base: string;
-let recipe: string;
-before(() => {
-  world = writeWorldConfig(join(dir, "world.yaml"));
-  worldDir = join(dir, "world");
-  base = saveTinyWorldVLM(join(dir, "base"), world);
-  recipe = writeSticRecipe(join(dir, "stic.yaml"), { world, worldDir, model: base });
-});
+const { dir, world, worldDir, base } = tinyWorldStage("stic-stages-");
+const recipe = writeSticRecipe(join(dir, "stic.yaml"), { world, worldDir, model: base });
 
 /** The uninterrupted run (the first test makes it; the kill test compares against it). */
 let cleanRun: Promise<string> | undefined;

@@ -4,10 +4,9 @@
 // the truth is a reason-coded drop; records killed half-written are made again, the same.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { EmbeddedBackend } from "../../../src/backends/embedded.js";
 import type { VisionLanguageModel } from "../../../src/backends/types.js";
 import { readRecords } from "../../../src/data/dataset.js";
@@ -19,23 +18,13 @@ import { groundTruthRecords, poolTruthItems } from "../../../src/methods/supervi
 import { stageSeed } from "../../../src/run/recipe.js";
 import { type Report, runRecipe } from "../../../src/run/runner.js";
 import { readMetrics } from "../../../src/train/metrics.js";
-import { quietDeps, saveTinyWorldVLM, writeWorldConfig } from "../stic/stage-fixtures.js";
+import { quietDeps, tinyWorldStage } from "../stic/stage-fixtures.js";
 
 setNumThreads(1);
 registerBuiltinMethods();
 
-const dir = mkdtempSync(join(tmpdir(), "supervised-stages-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-let world: string;
-let worldDir: string;
-let base: string;
-before(() => {
-  world = writeWorldConfig(join(dir, "world.yaml"));
-  worldDir = join(dir, "world");
-  // The world's descriptions run to about 170 tokens here (STIC's tests generate 12).
-  base = saveTinyWorldVLM(join(dir, "base"), world, 7, 320);
-});
+// The world's descriptions run to about 170 tokens here (STIC's tests generate 12).
+const { dir, world, worldDir, base } = tinyWorldStage("supervised-stages-", 320);
 
 const IMAGES = 7;
 const PER_IMAGE = 2;

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# README's STIC table (issue 14's protocol): STIC with the self-check (the recipe's default, not in
+# the paper), STIC as published (--profile paper) and STIC without negatives (--profile
+# no-negatives), seeds 0, 1 and 2, every item of the test split. About 25 minutes for a seed's
+# default run and 15 to 20 for each of the other two on 2 cores. Runs resume: run the script again
+# to continue after an interruption. Then the table:
+#   npx selfsynth compare runs/stic-seed0 runs/stic-seed1 runs/stic-seed2
+#   npx selfsynth compare runs/stic-paper-seed0 runs/stic-paper-seed1 runs/stic-paper-seed2
+#   npx selfsynth compare runs/stic-no-negatives-seed0 runs/stic-no-negatives-seed1 runs/stic-no-negatives-seed2
+#
+# Three pieces of work are shared, each an exact copy of what the run would compute itself:
+# - The stages of a validation run: the evaluation split changes no stage (a stage's seed comes
+#   from the run's seed and the stage's name, and its data from the pool split), so a profile's
+#   run on validation (runs/stic[-PROFILE]+validation-seedN, runs/stic-validation-seedN for the
+#   default) trained the very models the test run would (sha256 of runs/stic-seed0's stage-1
+#   model = that of runs/stic-validation-seed0's); when it finished, its stages are copied and
+#   the test run only evaluates them.
+# - The base round: every run evaluates the same assets/base on the same items with greedy
+#   decoding, so runs after the first start from a copy of its eval/base.
+# - The pairs: a stage's seed depends on the run's seed and the stage's name only (not on the
+#   profile), so for one seed the three profiles draw the same pool images and the same pairs;
+#   paper, rate-rule and no-negatives start from a copy of the default run's pairs, and
+#   no-negatives (which keeps the self-check's count rule) from its self-checked pairs too.
+# SEEDS="0 1" or PROFILES="default paper" narrow the table; THREADS sets the threads (2).
+# SPLIT=validation makes the same runs on the validation split instead (runs/stic-validation-seedN,
+# runs/stic-PROFILE+validation-seedN), where the recipe's choices are made; there the stages are
+# copied from the finished test runs, so only the evaluations are new.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SEEDS=${SEEDS:-"0 1 2"}
+PROFILES=${PROFILES:-"default paper no-negatives"}
+THREADS=${THREADS:-2}
+SPLIT=${SPLIT:-test}
+case $SPLIT in test | validation) ;; *) echo "SPLIT must be test or validation, not '$SPLIT'" >&2; exit 2 ;; esac
+
+test_dir() { if [ "$1" = default ]; then echo "runs/stic-seed$2"; else echo "runs/stic-$1-seed$2"; fi; }
+validation_dir() { if [ "$1" = default ]; then echo "runs/stic-validation-seed$2"; else echo "runs/stic-$1+validation-seed$2"; fi; }
+# The run this script makes, and its twin on the other split whose stages it may copy.
+run_dir() { if [ "$SPLIT" = test ]; then test_dir "$@"; else validation_dir "$@"; fi; }
+twin_dir() { if [ "$SPLIT" = test ]; then validation_dir "$@"; else test_dir "$@"; fi; }
+finished() { [ -f "$1/manifest.json" ] && grep -q '"finishedAt": "' "$1/manifest.json"; }
+
+# Copies FROM's finished base round into TO unless TO has one.
+share_base() {
+  local from=$1 to=$2
+  [ -d "$to/eval/base" ] && return 0
+  [ -f "$from/eval/base/species.json" ] || return 0
+  mkdir -p "$to/eval"
+  cp -r "$from/eval/base" "$to/eval/base"
+}
+
+# Copies the default run's stage-1 pairs (and with "self-check", its self-checked pairs) into TO.
+share_pairs() {
+  local from=$1/stages/stic-stage1 to=$2/stages/stic-stage1 with_check=$3
+  [ -d "$to" ] && return 0
+  [ -f "$from/steps/pairs.json" ] || return 0
+  mkdir -p "$to/steps"
+  cp -r "$from/data" "$to/data"
+  rm -f "$to/data/pairs-self-checked.jsonl"
+  cp "$from/steps/pairs.json" "$to/steps/"
+  if [ "$with_check" = self-check ]; then
+    cp "$from/data/pairs-self-checked.jsonl" "$to/data/"
+    cp "$from/steps/self-check.json" "$to/steps/"
+  fi
+}
+
+# Copies a finished validation run's stages into TO unless TO has stages.
+share_stages() {
+  local from=$1 to=$2
+  [ -d "$to/stages" ] && return 0
+  finished "$from" || return 0
+  mkdir -p "$to"
+  cp -r "$from/stages" "$to/stages"
+}
+
+first_base=""
+for seed in $SEEDS; do
+  for profile in $PROFILES; do
+    dir=$(run_dir "$profile" "$seed")
+    if finished "$dir"; then echo "$dir: finished"; [ -n "$first_base" ] || first_base=$dir; continue; fi
+    [ -n "$first_base" ] && share_base "$first_base" "$dir"
+    share_stages "$(twin_dir "$profile" "$seed")" "$dir"
+    default_dir=$(run_dir default "$seed")
+    case $profile in
+      paper | rate-rule) share_pairs "$default_dir" "$dir" none ;;
+      no-negatives) share_pairs "$default_dir" "$dir" self-check ;;
+    esac
+    args=(run recipes/stic.yaml --seed "$seed" --threads "$THREADS" --out "$dir")
+    profiles=$profile
+    [ "$SPLIT" = validation ] && profiles="$profile,validation"
+    profiles=${profiles#default,}
+    [ "$profiles" = default ] || args+=(--profile "$profiles")
+    npx selfsynth "${args[@]}"
+    [ -n "$first_base" ] || first_base=$dir
+  done
+done
