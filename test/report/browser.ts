@@ -1,6 +1,6 @@
 // The browser the report tests (and scripts/report-screenshot.ts) drive: Debian's `chromium`
-// through playwright-core, which downloads no browser of its own. `bash scripts/setup.sh
-// --tests` installs it. When it is missing the tests fail and say so; they are skipped only
+// through playwright-core, which downloads no browser of its own. `bash scripts/setup.sh`
+// installs it. When it is missing the tests fail and say so; they are skipped only
 // when SELFSYNTH_SKIP_BROWSER_TESTS=1 says to, so that CI never passes without running them.
 import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
@@ -29,7 +29,7 @@ export const SKIP_BROWSER_ENV = "SELFSYNTH_SKIP_BROWSER_TESTS";
 export function browserUnavailable(): string | null {
   if (findChromium() !== undefined) return null;
   const message =
-    "no chromium found (CHROMIUM_PATH or chromium on PATH): install it with `bash scripts/setup.sh --tests`";
+    "no chromium found (CHROMIUM_PATH or chromium on PATH): install it with `bash scripts/setup.sh` (Debian's chromium)";
   if (process.env[SKIP_BROWSER_ENV] === "1") return `${message} (skipped: ${SKIP_BROWSER_ENV}=1)`;
   throw new Error(`${message}, or set ${SKIP_BROWSER_ENV}=1 to skip the browser tests`);
 }
