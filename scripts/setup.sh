@@ -3,7 +3,9 @@
 #   1. libtorch (Debian's libtorch-dev) unless LIBTORCH or LIBTORCH_USE_PYTORCH=1 points elsewhere,
 #      and OpenBLAS as the BLAS behind it;
 #   2. npm install (from the lock), which builds the engine addon (native/) against it;
-#   3. the TypeScript build (dist/), which the `selfsynth` bin runs.
+#   3. the TypeScript build (dist/), which the `selfsynth` bin runs;
+#   4. Debian's chromium, the browser the report tests drive (test/report/browser.ts) through
+#      playwright-core, which downloads no browser of its own.
 # Pass --bench to also install Debian's python3-torch, the PyTorch reference of bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,8 @@ fi
 if ! ls /usr/lib/*/openblas*/libblas.so.3 >/dev/null 2>&1; then packages+=(libopenblas0-openmp); fi
 command -v g++ >/dev/null 2>&1 || packages+=(g++)
 command -v make >/dev/null 2>&1 || packages+=(make)
+# The report's browser tests (npm test) open pages in headless Chromium.
+if [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null 2>&1; then packages+=(chromium); fi
 if [ "$want_bench" = 1 ] && ! dpkg -s python3-torch >/dev/null 2>&1; then packages+=(python3-torch); fi
 if [ "${#packages[@]}" -gt 0 ]; then
   echo "setup: installing ${packages[*]} with apt-get"

@@ -7,6 +7,7 @@ import { registerCompare } from "./commands/compare.js";
 import { registerEval } from "./commands/eval.js";
 import { registerExport } from "./commands/export.js";
 import { registerPretrain } from "./commands/pretrain.js";
+import { registerReport } from "./commands/report.js";
 import { registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
 import { registerWorld } from "./commands/world.js";
@@ -62,6 +63,8 @@ registerExport(program);
 registerRun(program);
 
 registerCompare(program);
+
+registerReport(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`selfsynth: ${error instanceof Error ? error.message : String(error)}`);

@@ -7,7 +7,30 @@
  * as nltk's word_tokenize keeps them, so that "star-shaped" is not a mention of "star".
  */
 export function wordTokens(text: string): string[] {
-  return text.toLowerCase().match(/[a-z0-9]+(?:['’-][a-z0-9]+)*/g) ?? [];
+  return text.toLowerCase().match(WORD) ?? [];
+}
+
+const WORD = /[a-z0-9]+(?:['’-][a-z0-9]+)*/g;
+
+/** A word token with where it stands in the lower-cased text (`start` inclusive, `end` exclusive). */
+export interface TokenSpan {
+  token: string;
+  start: number;
+  end: number;
+}
+
+/**
+ * wordTokens with their character offsets, token for token the same list, so that a mention
+ * found by SynonymTable.findMentionsInTokens (token indices) can be marked in the text. Offsets
+ * index the lower-cased text, which has the original's offsets unless lower-casing changed a
+ * character's length (a few non-ASCII letters; the report checks).
+ */
+export function wordTokenSpans(text: string): TokenSpan[] {
+  return [...text.toLowerCase().matchAll(WORD)].map((m) => ({
+    token: m[0],
+    start: m.index,
+    end: m.index + m[0].length,
+  }));
 }
 
 /** Words irregular enough that the suffix rules below would get them wrong. */

@@ -5,6 +5,7 @@
 //   run.log                every log line, appended
 //   stages/<name>/         what the stage writes; steps/<step>.json per finished step; stage.json when done
 //   eval/<round>/          per bench: records and results (src/eval/runner.ts)
+//   report.html            the report page (src/report/build.ts), written when the run finishes
 //   report.json            {"rounds": [{"name": "base", "model": ..., "metrics": {"<bench>": {...}}}, ...],
 //                           "comparison": {"baseline": "base", "rows": [...]}}  (src/eval/comparison.ts)
 //
@@ -17,6 +18,7 @@ import type { VisionLanguageModel } from "../backends/types.js";
 import type { Comparison } from "../eval/comparison.js";
 import type { AnyBenchSpec, Metrics } from "../eval/types.js";
 import { loadWorldBench } from "../eval/world-benches.js";
+import { writeReport } from "../report/build.js";
 import type { SplitName } from "../world/config.js";
 import { hashFiles, readJsonIfExists, writeJsonAtomic } from "./atomic.js";
 import { compareWithBase, worldBenchSpec } from "./compare-runs.js";
@@ -174,6 +176,7 @@ async function run(
   manifest.finishedAt = new Date().toISOString();
   writeJsonAtomic(join(runDir, "manifest.json"), manifest);
   writeJsonAtomic(join(runDir, "report.json"), report);
+  writeReportPage(runDir, report, log);
   log(`run ${runDir}: finished`);
   return { runDir, report };
 }
@@ -232,6 +235,20 @@ async function prepare(
   writeJsonAtomic(manifestPath, manifest);
   log(`run ${runDir}: ${recipe.name}${recipe.profile ? ` (profile ${recipe.profile})` : ""}, seed ${recipe.seed}`);
   return { manifest, world };
+}
+
+/**
+ * report.html beside report.json (src/report). The run's work is done and saved by now: a page
+ * that cannot be made (a library missing, an unreadable file) is logged, never a failed run.
+ */
+function writeReportPage(runDir: string, report: Report, log: (line: string) => void): void {
+  const path = join(runDir, "report.html");
+  try {
+    writeReport(path, { runDirs: [runDir], comparison: report.comparison });
+    log(`run ${runDir}: report ${path}`);
+  } catch (error) {
+    log(`run ${runDir}: report.html not written: ${(error as Error).message}`);
+  }
 }
 
 /** Runs one stage from `model`, or reads its stage.json when it finished earlier. */
