@@ -106,7 +106,7 @@ test("the report opens in Chromium with no errors, every chart drawn, every imag
 
     // The table's rows carry their exact numbers; they are report.json's comparison, row for row.
     // (Callbacks run in the page: no named inner functions, which tsx would wrap in its __name helper.)
-    const shownRows = await page.$$eval("table.comparison tbody tr", (trs) =>
+    const shownRows: Record<string, string | undefined>[] = await page.$$eval("table.comparison tbody tr", (trs) =>
       trs.map((tr) => ({
         ...((tr as HTMLElement).dataset as Record<string, string | undefined>),
         shown: tr.querySelector(".interval")?.textContent ?? "",
@@ -124,7 +124,7 @@ test("the report opens in Chromium with no errors, every chart drawn, every imag
         diff: num(d.diff),
         ci: low === null || high === null ? null : [low, high],
         verdict: d.verdict,
-        shown: d.shown,
+        shown: d.shown ?? "",
       };
     });
     const expected = report.comparison.rows.map((r) => ({
