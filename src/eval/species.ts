@@ -141,7 +141,10 @@ function groupMetricInfo(group: "known" | "held_out", what: string): Record<stri
       higherIsBetter: true,
       description: `named concepts that are visible / named concepts${when}`,
     },
-    [`concept_recall_${group}`]: { higherIsBetter: true, description: `visible concepts named / visible concepts${when}` },
+    [`concept_recall_${group}`]: {
+      higherIsBetter: true,
+      description: `visible concepts named / visible concepts${when}`,
+    },
   };
 }
 

@@ -195,7 +195,12 @@ test("explanation existence and concept precision/recall per known and held-out 
     // known: no feature named
     ["A spotted hopper.", "spotted hopper", ["striped body"], false],
     // held out: names striped body (visible), round head (visible), long wings (occluded: not visible)
-    ["A striped crawler: striped body, round head, long wings.", "striped crawler", ["striped body", "round head"], true],
+    [
+      "A striped crawler: striped body, round head, long wings.",
+      "striped crawler",
+      ["striped body", "round head"],
+      true,
+    ],
     // held out: wrong species, names nothing
     ["A crest finch.", "striped crawler", ["forked tail"], true],
   ];
