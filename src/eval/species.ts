@@ -127,7 +127,26 @@ export const SPECIES_METRICS: Readonly<Record<string, MetricInfo>> = {
     higherIsBetter: true,
     description: "accuracy on species held out of the model's training text (when the items say which)",
   },
+  // STS's explanation metrics per group (METHODS.md, Measures): a method that teaches the held-out
+  // names must not buy them with explanations that name what cannot be seen.
+  ...groupMetricInfo("known", "species named in the model's training text"),
+  ...groupMetricInfo("held_out", "species held out of the model's training text"),
 };
+
+function groupMetricInfo(group: "known" | "held_out", what: string): Record<string, MetricInfo> {
+  const when = `, on ${what} (when the items say which)`;
+  return {
+    [`explanation_rate_${group}`]: { higherIsBetter: true, description: `answers naming at least one concept${when}` },
+    [`concept_precision_${group}`]: {
+      higherIsBetter: true,
+      description: `named concepts that are visible / named concepts${when}`,
+    },
+    [`concept_recall_${group}`]: {
+      higherIsBetter: true,
+      description: `visible concepts named / visible concepts${when}`,
+    },
+  };
+}
 
 /** One answer's counts: the species metrics are ratios of their sums (speciesFromCounts). */
 export function speciesItemCounts({ parsed, truth }: { parsed: SpeciesParsed; truth: SpeciesTruth }) {
@@ -142,19 +161,27 @@ export function speciesItemCounts({ parsed, truth }: { parsed: SpeciesParsed; tr
     // Known and held-out species apart, when the items say which (STS names the held-out ones).
     knownAnswers: 0,
     knownCorrect: 0,
+    knownExplained: 0,
+    knownSupported: 0,
+    knownNamed: 0,
+    knownVisible: 0,
     heldOutAnswers: 0,
     heldOutCorrect: 0,
+    heldOutExplained: 0,
+    heldOutSupported: 0,
+    heldOutNamed: 0,
+    heldOutVisible: 0,
     marked: 0,
   };
   if (truth.held_out !== undefined) {
     counts.marked = 1;
-    if (truth.held_out) {
-      counts.heldOutAnswers = 1;
-      counts.heldOutCorrect = counts.correct;
-    } else {
-      counts.knownAnswers = 1;
-      counts.knownCorrect = counts.correct;
-    }
+    const group = truth.held_out ? "heldOut" : "known";
+    counts[`${group}Answers`] = 1;
+    counts[`${group}Correct`] = counts.correct;
+    counts[`${group}Explained`] = counts.explained;
+    counts[`${group}Supported`] = counts.supported;
+    counts[`${group}Named`] = counts.named;
+    counts[`${group}Visible`] = counts.visible;
   }
   return counts;
 }
@@ -171,8 +198,21 @@ export function speciesFromCounts(counts: Readonly<Partial<SpeciesCounts>>) {
       ? {
           accuracy_known: ratio(c("knownCorrect"), c("knownAnswers"), Number.NaN),
           accuracy_held_out: ratio(c("heldOutCorrect"), c("heldOutAnswers"), Number.NaN),
+          ...groupExplanation(counts, "known", "known"),
+          ...groupExplanation(counts, "heldOut", "held_out"),
         }
       : {}),
+  };
+}
+
+/** A group's explanation metrics: NaN when it has no answers; precision 0 when none named (as overall). */
+function groupExplanation(counts: Readonly<Partial<SpeciesCounts>>, group: "known" | "heldOut", suffix: string) {
+  const c = (name: string) => counts[`${group}${name}` as keyof SpeciesCounts] ?? 0;
+  const none = c("Answers") === 0;
+  return {
+    [`explanation_rate_${suffix}`]: ratio(c("Explained"), c("Answers"), Number.NaN),
+    [`concept_precision_${suffix}`]: none ? Number.NaN : ratio(c("Supported"), c("Named")),
+    [`concept_recall_${suffix}`]: none ? Number.NaN : ratio(c("Supported"), c("Visible")),
   };
 }
 

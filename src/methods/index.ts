@@ -5,6 +5,7 @@ import { registerBpo } from "./bpo/index.js";
 import { registerCompact } from "./compact/index.js";
 import { registerCsr } from "./csr/index.js";
 import { registerStic } from "./stic/index.js";
+import { registerSts } from "./sts/index.js";
 import { registerSupervised } from "./supervised/index.js";
 
 export function registerBuiltinMethods(): void {
@@ -13,4 +14,5 @@ export function registerBuiltinMethods(): void {
   registerBpo();
   registerCompact();
   registerCsr();
+  registerSts();
 }

@@ -329,6 +329,30 @@ export class ClipScorer {
     return images.map((_, i) => flat.slice(i * texts.length, (i + 1) * texts.length));
   }
 
+  /** Unit-norm text embeddings (the text tower), one row per text, in batches: STS's InfoNCE. */
+  embedTexts(texts: string[]): number[][] {
+    const out: number[][] = [];
+    const E = this.model.config.embedDim;
+    for (let start = 0; start < texts.length; start += this.batchSize) {
+      const chunk = texts.slice(start, start + this.batchSize);
+      const flat = noGrad(() => tidy(() => this.model.encodeTexts(this.tokenizer, chunk).toArray()));
+      for (let i = 0; i < chunk.length; i++) out.push(flat.slice(i * E, (i + 1) * E));
+    }
+    return out;
+  }
+
+  /** Unit-norm image embeddings (the image tower), one row per (3, H, W) image. */
+  embedImages(images: Float32Array[]): number[][] {
+    const out: number[][] = [];
+    const E = this.model.config.embedDim;
+    for (let start = 0; start < images.length; start += this.batchSize) {
+      const chunk = images.slice(start, start + this.batchSize);
+      const flat = noGrad(() => tidy(() => this.model.encodeImages(this.pixels(chunk)).toArray()));
+      for (let i = 0; i < chunk.length; i++) out.push(flat.slice(i * E, (i + 1) * E));
+    }
+    return out;
+  }
+
   /** CLIP score of each pair: 100 * cos(image, text), as CSR's relevance reward uses it. */
   score(pairs: ImageTextPair[]): number[] {
     const out: number[] = [];

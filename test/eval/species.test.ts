@@ -67,8 +67,16 @@ test("species accuracy, explanation rate and concept precision/recall on hand-ch
   assert.deepEqual(sumCounts(records.map((r) => bench.itemCounts(r))), {
     knownAnswers: 0,
     knownCorrect: 0,
+    knownExplained: 0,
+    knownSupported: 0,
+    knownNamed: 0,
+    knownVisible: 0,
     heldOutAnswers: 0,
     heldOutCorrect: 0,
+    heldOutExplained: 0,
+    heldOutSupported: 0,
+    heldOutNamed: 0,
+    heldOutVisible: 0,
     marked: 0,
     answers: 4,
     correct: 2,
@@ -144,4 +152,60 @@ test("known and held-out species are scored apart when the items say which", () 
   assert.equal(m.accuracy, 2 / 5);
   assert.equal(m.accuracy_known, 1 / 2);
   assert.equal(m.accuracy_held_out, 1 / 3);
+});
+
+test("explanation existence and concept precision/recall per known and held-out species, by hand", () => {
+  const bench = speciesBench(vocab);
+  const image = { bytes: new Uint8Array(), mimeType: "image/png" as const };
+  // [answer, species, visible features, held out]
+  const rows: [string, string, string[], boolean][] = [
+    // known: names forked tail (visible) and crest (not visible)
+    ["A crested glider with a forked tail and a crest.", "crested glider", ["forked tail", "round head"], false],
+    // known: no feature named
+    ["A spotted hopper.", "spotted hopper", ["striped body"], false],
+    // held out: names striped body (visible), round head (visible), long wings (occluded: not visible)
+    [
+      "A striped crawler: striped body, round head, long wings.",
+      "striped crawler",
+      ["striped body", "round head"],
+      true,
+    ],
+    // held out: wrong species, names nothing
+    ["A crest finch.", "striped crawler", ["forked tail"], true],
+  ];
+  const records = rows.map(([raw, species, visible, heldOut], i) => {
+    const item: SpeciesItem = { id: `${i}`, imageId: `${i}`, image, species, visibleFeatures: visible, heldOut };
+    const truth = bench.groundTruth(item);
+    const parsed = bench.parse(raw, truth);
+    return {
+      item_id: item.id,
+      image_id: item.imageId,
+      prompt: "",
+      raw_answer: raw,
+      parsed_answer: parsed,
+      ground_truth: truth,
+      verdict: bench.verdict(parsed, truth),
+      finish_reason: "stop" as const,
+    };
+  });
+  const m = bench.metrics(records);
+  // Known: explained 1/2; precision supported 1 / named 2 = 0.5; recall 1 / visible (2 + 1) = 1/3.
+  assert.equal(m.explanation_rate_known, 0.5);
+  assert.equal(m.concept_precision_known, 0.5);
+  assert.equal(m.concept_recall_known, 1 / 3);
+  // Held out: explained 1/2; precision 2 / 3; recall 2 / visible (2 + 1) = 2/3; accuracy 1/2.
+  assert.equal(m.explanation_rate_held_out, 0.5);
+  assert.equal(m.concept_precision_held_out, 2 / 3);
+  assert.equal(m.concept_recall_held_out, 2 / 3);
+  assert.equal(m.accuracy_held_out, 0.5);
+  // Overall: precision 3 / 5, recall 3 / 6.
+  assert.equal(m.concept_precision, 3 / 5);
+  assert.equal(m.concept_recall, 0.5);
+  assert.deepEqual(bench.fromCounts(sumCounts(records.map((r) => bench.itemCounts(r)))), m);
+  // A group without answers has no figure (NaN), not a perfect or a zero one.
+  const knownOnly = bench.metrics(records.slice(0, 2));
+  assert.ok(Number.isNaN(knownOnly.concept_precision_held_out));
+  assert.ok(Number.isNaN(knownOnly.explanation_rate_held_out));
+  for (const name of ["explanation_rate_held_out", "concept_precision_known", "concept_recall_held_out"])
+    assert.equal(bench.metricInfo[name]?.higherIsBetter, true, name);
 });

@@ -195,6 +195,12 @@ test("a perfect backend answering in the world's language gets perfect scores on
         concept_recall: 1,
         accuracy_known: 1,
         accuracy_held_out: 1,
+        explanation_rate_known: 1,
+        concept_precision_known: 1,
+        concept_recall_known: 1,
+        explanation_rate_held_out: 1,
+        concept_precision_held_out: 1,
+        concept_recall_held_out: 1,
       });
     }
   }
