@@ -81,8 +81,14 @@ before(async () => {
 });
 
 after(async () => {
+  // Kept-alive client sockets would hold both servers (and this process) open: end them.
+  const exited = new Promise<void>((resolve) =>
+    serve === undefined || serve.exitCode !== null ? resolve() : serve.once("exit", () => resolve()),
+  );
   serve?.kill("SIGTERM");
+  fake?.closeAllConnections();
   await new Promise<void>((resolve) => (fake ? fake.close(() => resolve()) : resolve()));
+  await exited;
 });
 
 let registered = false;
