@@ -1,3 +1,4 @@
 export * from "./codec.js";
 export * from "./data-uri.js";
 export * from "./errors.js";
+export * from "./webp.js";

@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { VisionLanguageModel } from "../backends/types.js";
+import type { ImageSourceSpec } from "../data/image-source.js";
 import type { WorldConfig } from "../world/config.js";
 import { readJsonIfExists, writeJsonAtomic } from "./atomic.js";
 import type { ProgressReporter } from "./progress.js";
@@ -52,7 +53,9 @@ export interface ContextInit {
   threads: number;
   profile: string | null;
   inputModel: string;
-  world: { dir: string; config: WorldConfig };
+  world: { dir: string; config: WorldConfig } | null;
+  images: ImageSourceSpec | null;
+  dataOnly: boolean;
   openModel(dir: string): Promise<VisionLanguageModel>;
   reporter: ProgressReporter;
   log(line: string): void;
@@ -70,6 +73,8 @@ export function makeStageContext(init: ContextInit): StageContext {
     profile: init.profile,
     inputModel: init.inputModel,
     world: init.world,
+    images: init.images,
+    dataOnly: init.dataOnly,
     openModel: init.openModel,
     step: (name, fn) => runStep(stepsDir, name, fn, init.signal),
     progress: (label, total, initial) => init.reporter.start(`${init.name}: ${label}`, total, initial),

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ImageSourceSpec } from "../data/image-source.js";
 
 export interface Manifest {
   selfsynth: string;
@@ -16,8 +17,14 @@ export interface Manifest {
   threads: number;
   /** Per stage, derived from the run seed and the stage name. */
   stageSeeds: Record<string, number>;
-  world: { config: string; dir: string; configHash: string };
-  inputs: { model: { dir: string; files: Record<string, string> } };
+  /** null in a run over the user's images (no SceneWorld). */
+  world: { config: string; dir: string; configHash: string } | null;
+  /** The recipe's image source, when it names one. */
+  images?: ImageSourceSpec;
+  /** The starting model: a checkpoint folder with its files' sha256, or a served model. */
+  inputs: {
+    model: { dir: string; files: Record<string, string> } | { endpoint: { baseUrls: string[]; model: string } };
+  };
   /** Filled when the run finishes: each stage's output files under stages/<name>/ (sha256). */
   stages: Record<string, { type: string; model: string; files: Record<string, string> }>;
   startedAt: string;
@@ -92,10 +99,12 @@ export function checkSameConfig(runDir: string, stored: unknown, current: unknow
 /** Refuses when the input model's files changed since the run began (its stages built on the old ones). */
 export function checkSameInputs(runDir: string, stored: Manifest | undefined, files: Record<string, string>): void {
   if (stored === undefined) return;
-  const diffs = diffPaths(stored.inputs.model.files, files).map((d) => d.path);
+  const model = stored.inputs.model;
+  if (!("files" in model)) return;
+  const diffs = diffPaths(model.files, files).map((d) => d.path);
   if (diffs.length === 0) return;
   throw new ConfigChangedError(
-    `the starting model ${stored.inputs.model.dir} changed since ${runDir} began (files ${diffs.slice(0, 5).join(", ")}${
+    `the starting model ${model.dir} changed since ${runDir} began (files ${diffs.slice(0, 5).join(", ")}${
       diffs.length > 5 ? ", ..." : ""
     } differ from ${join(runDir, "manifest.json")}); pass --out <another folder> to start a new run`,
   );

@@ -16,17 +16,29 @@
 //   stages:
 //     - { name: stic-stage1, type: stic-preferences, ... }
 //
-// Paths (world.config, world.dir, model) are relative to the working directory, like every
+// Paths (world.config, world.dir, model, images) are relative to the working directory, like every
 // command's flags.
+//
+// Bring your own model and images (recipes/stic-endpoint.yaml):
+//   model: { endpoint: { baseUrls: [http://host:8000/v1], model: NAME, apiKeyEnv: VAR } }
+//     a served model (vLLM, SGLang, `selfsynth serve`, ...) instead of a checkpoint folder; the
+//     key is read from the environment variable VAR, never from the recipe;
+//   images: { folder: DIR } | { jsonl: FILE } | { parquet: FILE, column: NAME }
+//     the stages' unlabeled pool images instead of `world:` (src/data/image-source.ts); a recipe
+//     without `world:` evaluates nothing by default (the benches are SceneWorld's).
+// A stage's `dataOnly: true` makes its data and skips its training (a stage over an endpoint must:
+// the weights are not here). Which stage reads which source is checked here, from what each stage
+// kind declares (needsSplits, needs); what an endpoint serves is checked when the run starts.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { ImageSourceSchema, type ImageSourceSpec } from "../data/image-source.js";
 import { BENCH_NAMES } from "../eval/benches.js";
 import { EVAL_SPLITS } from "../eval/world-benches.js";
 import { describeIssues, formatPath } from "../util/zod-issues.js";
 import { checkOneMode, modeFields } from "./inference-mode.js";
-import { type StageConfig, stageKinds } from "./stage-kind.js";
+import { getStageKind, type StageConfig, stageKinds, stageNeeds } from "./stage-kind.js";
 
 /** Names that become folder names (run, stage, profile). */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -61,14 +73,54 @@ export function evalConfigSchema(): z.ZodType<EvalConfig> {
 /** The validated eval block: its own fields, and the modes' (read through selectedMode). */
 export type EvalConfig = z.output<z.ZodObject<typeof EvalFields>> & Record<string, unknown>;
 
+/** A served model: OpenAI-compatible endpoints (requests balanced over them) and the name they serve. */
+const EndpointSchema = z
+  .object({
+    baseUrls: z
+      .array(z.url({ protocol: /^https?$/, error: "expected an http(s) URL such as http://host:8000/v1" }))
+      .min(1),
+    model: z.string().min(1).describe("the model name the servers list (GET /v1/models)"),
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "expected an environment variable's name" })
+      .optional()
+      .describe("the environment variable holding the API key (never the key itself)"),
+    concurrency: z.number().int().min(1).optional().describe("requests in flight per endpoint (default 16)"),
+    timeoutMs: z.number().int().min(1).optional().describe("deadline of one attempt (default 120000)"),
+    maxAttempts: z.number().int().min(1).optional().describe("attempts per request, retries included (default 8)"),
+  })
+  .strict();
+export type EndpointModel = z.output<typeof EndpointSchema>;
+
+const CheckpointSchema = z.string().min(1);
+const ServedSchema = z.object({ endpoint: EndpointSchema }).strict();
+/** A checkpoint folder, or a served model. */
+export type ModelRef = string | z.output<typeof ServedSchema>;
+
+/**
+ * `model:` is a folder (a string) or `{ endpoint: ... }`, chosen by the value's type, so that an
+ * error names the exact field of the form given (a union would report only "invalid input").
+ */
+const ModelSchema = z.unknown().transform((value, ctx): ModelRef => {
+  const option = typeof value === "object" && value !== null ? ServedSchema : CheckpointSchema;
+  const parsed = option.safeParse(value, { reportInput: true });
+  if (parsed.success) return parsed.data;
+  // The option's issues as they are (paths below model:, inputs kept for the messages).
+  for (const issue of parsed.error.issues) ctx.issues.push(issue as (typeof ctx.issues)[number]);
+  return z.NEVER;
+});
+
 export interface Recipe {
   name: string;
   /** The profiles merged in, joined by "+" ("paper+validation"), or null. */
   profile: string | null;
   seed: number;
   threads: number;
-  world: { config: string; dir: string };
-  model: string;
+  /** SceneWorld, built on demand; absent in a run over the user's images. */
+  world?: { config: string; dir: string };
+  /** The user's images: the stages' unlabeled pool instead of the world's. */
+  images?: ImageSourceSpec;
+  model: ModelRef;
   eval: EvalConfig;
   stages: StageConfig[];
 }
@@ -81,7 +133,14 @@ export class RecipeError extends Error {
 export function recipeSchema() {
   const kinds = stageKinds();
   const options = kinds.map((k) =>
-    k.schema.extend({ name: name(), type: z.literal(k.type), evaluate: z.boolean().optional() }).strict(),
+    k.schema
+      .extend({
+        name: name(),
+        type: z.literal(k.type),
+        evaluate: z.boolean().optional(),
+        dataOnly: z.boolean().optional(),
+      })
+      .strict(),
   );
   const stage =
     options.length === 0
@@ -92,8 +151,12 @@ export function recipeSchema() {
       name: name(),
       seed: z.number().int().min(0).default(0),
       threads: z.number().int().min(1).default(2),
-      world: z.object({ config: z.string().min(1), dir: z.string().min(1) }).strict(),
-      model: z.string().min(1),
+      world: z
+        .object({ config: z.string().min(1), dir: z.string().min(1) })
+        .strict()
+        .optional(),
+      images: ImageSourceSchema.optional(),
+      model: ModelSchema,
       eval: evalConfigSchema().prefault({}),
       profiles: z.unknown().optional(),
       stages: z.array(stage),
@@ -118,7 +181,56 @@ export function recipeSchema() {
           });
         } else seen.set(s.name, i);
       });
+      checkSources(r as unknown as SourceFields, ctx);
     });
+}
+
+interface SourceFields {
+  world?: unknown;
+  images?: unknown;
+  eval: { benches: readonly string[] };
+  stages: StageConfig[];
+}
+
+/**
+ * Where each stage's data comes from: the world's splits, or the recipe's `images:` for the pool
+ * images of a stage that declares it can take them; both sources for the same pool is ambiguous,
+ * neither is nothing to read. The benches are SceneWorld's: they need the world.
+ */
+function checkSources(r: SourceFields, ctx: z.RefinementCtx): void {
+  const world = r.world !== undefined;
+  const images = r.images !== undefined;
+  r.stages.forEach((s) => {
+    const splits = getStageKind(s.type).needsSplits?.(s) ?? [];
+    const fromImages = stageNeeds(s).poolImages === true && splits.includes("pool");
+    const at = `stage ${s.name} (${s.type})`;
+    if (fromImages && world && images) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["images"],
+        message: `${at} reads pool images, and both world: and images: give them; keep one`,
+      });
+      return;
+    }
+    const worldSplits = fromImages && images ? splits.filter((x) => x !== "pool") : splits;
+    if (worldSplits.length > 0 && !world) {
+      const own = fromImages ? " or give images: { folder: DIR } for its pool images" : "";
+      const only =
+        images && splits.includes("pool") && !fromImages ? " (it cannot take its pool images from images:)" : "";
+      ctx.addIssue({
+        code: "custom",
+        path: ["world"],
+        message: `required: ${at} reads SceneWorld's ${worldSplits.join(", ")} split${worldSplits.length > 1 ? "s" : ""}${only}; add world: { config, dir }${own}`,
+      });
+    }
+  });
+  if (!world && r.eval.benches.length > 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["eval", "benches"],
+      message: `the benches (${r.eval.benches.join(", ")}) are SceneWorld's and the recipe names no world:; set eval: { benches: [] } or add world:`,
+    });
+  }
 }
 
 type Obj = Record<string, unknown>;
@@ -201,6 +313,9 @@ export function resolveRecipe(doc: unknown, source: string, options: ResolveOpti
   }
   if (options.seed !== undefined) data = { ...data, seed: options.seed };
   if (options.threads !== undefined) data = { ...data, threads: options.threads };
+  // Without a world there is nothing to evaluate on unless the recipe says otherwise.
+  if (data.world === undefined && !(isObj(data.eval) && "benches" in data.eval))
+    data = { ...data, eval: { ...(isObj(data.eval) ? data.eval : {}), benches: [] } };
   const schema = recipeSchema();
   const parsed = schema.safeParse(data, { reportInput: true });
   if (!parsed.success) {
@@ -216,7 +331,8 @@ export function resolveRecipe(doc: unknown, source: string, options: ResolveOpti
     profile: label,
     seed: r.seed,
     threads: r.threads,
-    world: r.world,
+    ...(r.world === undefined ? {} : { world: r.world }),
+    ...(r.images === undefined ? {} : { images: r.images }),
     model: r.model,
     eval: r.eval,
     stages: r.stages as StageConfig[],

@@ -14,7 +14,9 @@
 // evaluating its output model when it asks for it; the report is rewritten after every round.
 import { appendFileSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import type { BackendNeeds, BackendSpec } from "../backends/index.js";
 import type { VisionLanguageModel } from "../backends/types.js";
+import { checkImageSource, describeImageSource } from "../data/image-source.js";
 import type { Comparison } from "../eval/comparison.js";
 import type { AnyBenchSpec, Metrics } from "../eval/types.js";
 import { loadWorldBench } from "../eval/world-benches.js";
@@ -26,9 +28,10 @@ import { makeStageContext } from "./context.js";
 import { evaluateRound, type LoadBench } from "./eval.js";
 import { lockRun } from "./lock.js";
 import { checkSameConfig, checkSameInputs, type Manifest, selfsynthVersion } from "./manifest.js";
+import { checkStagesOverEndpoint, endpointOf, endpointSpec, modelLabel, runNeeds } from "./model-source.js";
 import { ProgressReporter } from "./progress.js";
 import { BASE_ROUND, defaultRunDir, loadRecipe, type Recipe, stageSeed } from "./recipe.js";
-import { getStageKind, type StageConfig, type StageResult } from "./stage-kind.js";
+import { getStageKind, type StageConfig, type StageResult, stageNeeds } from "./stage-kind.js";
 import { ensureWorld, evalSplits, type WorldState } from "./world.js";
 
 export interface Round {
@@ -50,6 +53,8 @@ export interface Report {
 /** What the runner reaches outside itself; tests replace these. */
 export interface RunDeps {
   openModel(dir: string): Promise<VisionLanguageModel>;
+  /** A served model's backend; with `needs`, checked now to serve them (probing the endpoints). */
+  openEndpoint(spec: BackendSpec & { kind: "openai" }, needs?: BackendNeeds): Promise<VisionLanguageModel>;
   loadBench: LoadBench;
   /** libtorch's version and thread setting (imported lazily: loading the engine loads libtorch). */
   engine(): Promise<{ torchVersion(): string; setNumThreads(n: number): void }>;
@@ -61,6 +66,10 @@ function defaultDeps(): RunDeps {
     async openModel(dir) {
       const { createBackend } = await import("../backends/index.js");
       return createBackend({ kind: "embedded", modelDir: dir });
+    },
+    async openEndpoint(spec, needs) {
+      const { createBackend, openBackend } = await import("../backends/index.js");
+      return needs === undefined ? createBackend(spec) : openBackend(spec, needs);
     },
     async loadBench(name, worldDir, split) {
       const { bench, items } = loadWorldBench(name, worldDir, { split });
@@ -115,6 +124,10 @@ interface RunState {
   recipe: Recipe;
   runDir: string;
   deps: RunDeps;
+  /** Opens a model a stage or an evaluation names: a folder, or the recipe's endpoint by its label. */
+  openModel(model: string): Promise<VisionLanguageModel>;
+  /** The recipe's endpoint model's label, or null. */
+  endpoint: string | null;
   signal: AbortSignal;
   log(line: string): void;
 }
@@ -132,7 +145,12 @@ async function run(
     deps.reporter.log(line);
     appendFileSync(logPath, `${new Date().toISOString()} ${line}\n`);
   };
-  const state: RunState = { recipe, runDir, deps, signal, log };
+  const endpoint = endpointOf(recipe.model);
+  const spec = endpoint === null ? null : endpointSpec(endpoint, recipePath);
+  const label = endpoint === null ? null : modelLabel(recipe.model);
+  const openModel = (model: string) =>
+    spec !== null && model === label ? deps.openEndpoint(spec) : deps.openModel(model);
+  const state: RunState = { recipe, runDir, deps, openModel, endpoint: label, signal, log };
   const { manifest, world } = await prepare(state, recipePath, recipeSha);
 
   const report: Report = { rounds: [] };
@@ -146,27 +164,27 @@ async function run(
       model,
       outDir: join(runDir, "eval", name),
       config: recipe.eval,
-      worldDir: recipe.world.dir,
-      openModel: deps.openModel,
+      worldDir: worldDir(recipe),
+      openModel,
       loadBench,
       reporter: deps.reporter,
       log,
       signal,
     });
     report.rounds.push({ name, model, metrics });
-    for (const b of recipe.eval.benches) specs.set(b, (await loadBench(b, recipe.world.dir, recipe.eval.split)).bench);
+    for (const b of recipe.eval.benches) specs.set(b, (await loadBench(b, worldDir(recipe), recipe.eval.split)).bench);
     report.comparison = compareWithBase(runDir, report, (b) => specs.get(b) ?? worldBenchSpec(b));
     writeJsonAtomic(join(runDir, "report.json"), report);
   };
 
-  await evaluate(BASE_ROUND, recipe.model);
-  let model = recipe.model;
+  await evaluate(BASE_ROUND, modelLabel(recipe.model));
+  let model = modelLabel(recipe.model);
   const results: StoredStage[] = [];
   for (const config of recipe.stages) {
     signal.throwIfAborted();
     const stored = await runStage(state, config, model, world);
     results.push(stored);
-    model = loadedPath(runDir, stored.model);
+    model = stored.model === label ? stored.model : loadedPath(runDir, stored.model);
     if (config.evaluate ?? stored.evaluate) await evaluate(config.name, model);
   }
 
@@ -189,30 +207,53 @@ async function prepare(
   state: RunState,
   recipePath: string,
   recipeSha: string,
-): Promise<{ manifest: Manifest; world: WorldState }> {
+): Promise<{ manifest: Manifest; world: WorldState | null }> {
   const { recipe, runDir, deps, log } = state;
   const configPath = join(runDir, "config.resolved.json");
   const storedConfig = readJsonIfExists(configPath);
   if (storedConfig !== undefined) checkSameConfig(runDir, storedConfig, recipe);
   else writeJsonAtomic(configPath, recipe);
 
-  if (!existsSync(recipe.model) || !statSync(recipe.model).isDirectory()) {
-    throw new Error(`${recipePath}: model: '${recipe.model}' is not a model folder`);
-  }
   const manifestPath = join(runDir, "manifest.json");
   const storedManifest = readJsonIfExists<Manifest>(manifestPath);
-  const modelFiles = hashFiles(recipe.model);
-  checkSameInputs(runDir, storedManifest, modelFiles);
+  const endpoint = endpointOf(recipe.model);
+  let inputModel: Manifest["inputs"]["model"];
+  if (endpoint === null) {
+    const dir = recipe.model as string;
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw new Error(`${recipePath}: model: '${dir}' is not a model folder`);
+    }
+    const modelFiles = hashFiles(dir);
+    checkSameInputs(runDir, storedManifest, modelFiles);
+    inputModel = { dir, files: modelFiles };
+  } else {
+    // Before any stage: a stage that would train the endpoint, then the images, then the endpoint itself.
+    checkStagesOverEndpoint(recipe.stages, endpoint, recipePath);
+    inputModel = { endpoint: { baseUrls: endpoint.baseUrls, model: endpoint.model } };
+  }
+  if (recipe.images !== undefined) {
+    const n = await checkImageSource(recipe.images);
+    log(`images: ${describeImageSource(recipe.images)} lists ${n} images`);
+  }
+  if (endpoint !== null) {
+    const needs = runNeeds(recipe);
+    const backend = await deps.openEndpoint(endpointSpec(endpoint, recipePath), needs);
+    await backend.close();
+    log(`model: ${endpoint.model} at ${endpoint.baseUrls.join(", ")} serves ${describeNeeds(needs)}`);
+  }
 
-  const splits = new Set<SplitName>(evalSplits(recipe.eval));
-  for (const s of recipe.stages) for (const split of getStageKind(s.type).needsSplits?.(s) ?? []) splits.add(split);
-  const world = await ensureWorld({
-    configPath: recipe.world.config,
-    dir: recipe.world.dir,
-    splits: [...splits],
-    reporter: deps.reporter,
-    log,
-  });
+  let world: WorldState | null = null;
+  if (recipe.world !== undefined) {
+    const splits = new Set<SplitName>(evalSplits(recipe.eval));
+    for (const s of recipe.stages) for (const split of worldSplits(recipe, s)) splits.add(split);
+    world = await ensureWorld({
+      configPath: recipe.world.config,
+      dir: recipe.world.dir,
+      splits: [...splits],
+      reporter: deps.reporter,
+      log,
+    });
+  }
 
   const engine = await deps.engine();
   engine.setNumThreads(recipe.threads);
@@ -226,8 +267,12 @@ async function prepare(
     seed: recipe.seed,
     threads: recipe.threads,
     stageSeeds: Object.fromEntries(recipe.stages.map((s) => [s.name, stageSeed(recipe.seed, s.name)])),
-    world: { config: recipe.world.config, dir: recipe.world.dir, configHash: world.configHash },
-    inputs: { model: { dir: recipe.model, files: modelFiles } },
+    world:
+      recipe.world === undefined || world === null
+        ? null
+        : { config: recipe.world.config, dir: recipe.world.dir, configHash: world.configHash },
+    ...(recipe.images === undefined ? {} : { images: recipe.images }),
+    inputs: { model: inputModel },
     stages: {},
     startedAt: storedManifest?.startedAt ?? new Date().toISOString(),
     finishedAt: null,
@@ -252,7 +297,12 @@ function writeReportPage(runDir: string, report: Report, log: (line: string) => 
 }
 
 /** Runs one stage from `model`, or reads its stage.json when it finished earlier. */
-async function runStage(state: RunState, config: StageConfig, model: string, world: WorldState): Promise<StoredStage> {
+async function runStage(
+  state: RunState,
+  config: StageConfig,
+  model: string,
+  world: WorldState | null,
+): Promise<StoredStage> {
   const { recipe, runDir, deps, signal, log } = state;
   const stageDir = join(runDir, "stages", config.name);
   const donePath = join(stageDir, "stage.json");
@@ -272,8 +322,10 @@ async function runStage(state: RunState, config: StageConfig, model: string, wor
     threads: recipe.threads,
     profile: recipe.profile,
     inputModel: model,
-    world: { dir: recipe.world.dir, config: world.config },
-    openModel: deps.openModel,
+    world: recipe.world === undefined || world === null ? null : { dir: recipe.world.dir, config: world.config },
+    images: recipe.images ?? null,
+    dataOnly: config.dataOnly === true,
+    openModel: state.openModel,
     reporter: deps.reporter,
     log: (line) => log(`[${config.name}] ${line}`),
     signal,
@@ -284,7 +336,7 @@ async function runStage(state: RunState, config: StageConfig, model: string, wor
     name: config.name,
     type: config.type,
     seed,
-    model: storedPath(runDir, result.model),
+    model: result.model === state.endpoint ? result.model : storedPath(runDir, result.model),
     evaluate: result.evaluate,
     seconds: (performance.now() - t0) / 1000,
     finishedAt: new Date().toISOString(),
@@ -292,6 +344,27 @@ async function runStage(state: RunState, config: StageConfig, model: string, wor
   writeJsonAtomic(donePath, stored);
   log(`stage ${config.name}: done in ${stored.seconds.toFixed(1)} s, model ${result.model}`);
   return stored;
+}
+
+/** The recipe's world folder (only asked for when benches run, which the recipe schema ties to a world). */
+function worldDir(recipe: Recipe): string {
+  if (recipe.world === undefined) throw new Error("the recipe names no world: to evaluate on");
+  return recipe.world.dir;
+}
+
+/** The world splits a stage reads: its kind's, less the pool when the recipe's images: give it. */
+function worldSplits(recipe: Recipe, config: StageConfig): SplitName[] {
+  const splits = getStageKind(config.type).needsSplits?.(config) ?? [];
+  const fromImages = recipe.images !== undefined && stageNeeds(config).poolImages === true;
+  return fromImages ? splits.filter((s) => s !== "pool") : splits;
+}
+
+function describeNeeds(needs: BackendNeeds): string {
+  const parts = ["generation"];
+  if ((needs.images ?? 0) > 0) parts.push(`${needs.images} image(s) per request`);
+  if (needs.scoring === true) parts.push("teacher-forced scoring");
+  if (needs.generationLogprobs === true) parts.push("per-token log-probs");
+  return parts.join(", ");
 }
 
 /** A model path as stage.json keeps it: relative to the run folder when inside it (so the folder can move). */

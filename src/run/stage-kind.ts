@@ -3,7 +3,9 @@
 // from the registry, so an unknown type is refused with the list of known ones. Registration is
 // explicit (nothing registers itself at import).
 import type { z } from "zod";
+import type { BackendNeeds } from "../backends/needs.js";
 import type { VisionLanguageModel } from "../backends/types.js";
+import type { ImageSourceSpec } from "../data/image-source.js";
 import type { SplitName, WorldConfig } from "../world/config.js";
 import type { ProgressHandle } from "./progress.js";
 
@@ -13,6 +15,27 @@ export interface StageCommon {
   type: string;
   /** Overrides the kind's choice of whether the stage's output model is evaluated. */
   evaluate?: boolean;
+  /**
+   * Make the stage's data only: skip its training, keep the input model (what a stage over a
+   * served model does today, since its weights are not here to train).
+   */
+  dataOnly?: boolean;
+}
+
+/**
+ * What a stage asks of its input model and of the run's data, declared by its kind so that the
+ * runner checks them when the run starts (an endpoint that cannot serve them, a recipe without the
+ * images) instead of failing in the middle of the run.
+ */
+export interface StageNeeds {
+  /** What it asks of the input model's backend when it generates or scores (images, scoring, ...). */
+  backend?: BackendNeeds;
+  /** Trains the input model's weights (skipped with `dataOnly: true`): an endpoint model has none here. */
+  weights?: boolean;
+  /** Runs inside the embedded model itself (its tensors, not the backend interface): no endpoint. */
+  embeddedOnly?: string;
+  /** Reads unlabeled pool images, which the recipe's `images:` may give instead of the world's pool split. */
+  poolImages?: boolean;
 }
 
 /** A stage's validated config: its kind's fields plus the common ones. */
@@ -30,7 +53,12 @@ export interface StageContext {
   profile: string | null;
   /** The model the stage starts from: the previous stage's output, or the recipe's model. */
   inputModel: string;
-  world: { dir: string; config: WorldConfig };
+  /** The recipe's SceneWorld, or null when it names none (a run over the user's images). */
+  world: { dir: string; config: WorldConfig } | null;
+  /** The recipe's image source (`images:`), or null: where pool images come from instead of the world. */
+  images: ImageSourceSpec | null;
+  /** The stage's `dataOnly`: make the data, skip training (trainStageModel returns the input model). */
+  dataOnly: boolean;
   /** Opens a model directory as a backend (the embedded one unless the runner was given another). */
   openModel(dir: string): Promise<VisionLanguageModel>;
   /**
@@ -64,6 +92,8 @@ export interface StageKind<S extends z.ZodObject = z.ZodObject> {
   schema: S;
   /** The world splits the stage reads; the runner builds missing ones before any stage runs. */
   needsSplits?(config: StageConfig<S>): SplitName[];
+  /** What it needs of its model and data (default: nothing declared: a checkpoint it may train). */
+  needs?(config: StageConfig<S>): StageNeeds;
   run(ctx: StageContext, config: StageConfig<S>): Promise<StageResult>;
 }
 
@@ -82,7 +112,7 @@ export function registerStageKind<S extends z.ZodObject>(kind: StageKind<S>): vo
   if (!/^[a-z][a-z0-9-]*$/.test(kind.type)) {
     throw new Error(`stage kind type '${kind.type}': use lower-case letters, digits and '-'`);
   }
-  for (const reserved of ["name", "type", "evaluate"]) {
+  for (const reserved of ["name", "type", "evaluate", "dataOnly"]) {
     if (reserved in kind.schema.shape) {
       throw new Error(`stage kind '${kind.type}': its schema must not define '${reserved}' (the recipe adds it)`);
     }
@@ -90,6 +120,21 @@ export function registerStageKind<S extends z.ZodObject>(kind: StageKind<S>): vo
   const existing = registry.get(kind.type);
   if (existing !== undefined && existing !== kind) throw new Error(`stage kind '${kind.type}' is already registered`);
   registry.set(kind.type, kind as AnyStageKind);
+}
+
+/** The stage's world, or an error naming the stage when the recipe names none. */
+export function worldOf(ctx: StageContext): { dir: string; config: WorldConfig } {
+  if (ctx.world === null)
+    throw new Error(
+      `${ctx.name}: this stage reads SceneWorld, and the recipe names no world: (add world: { config, dir })`,
+    );
+  return ctx.world;
+}
+
+/** What a stage config needs, with `dataOnly` applied (no weights when it skips training). */
+export function stageNeeds(config: StageConfig): StageNeeds {
+  const declared: StageNeeds = getStageKind(config.type).needs?.(config) ?? { weights: true };
+  return config.dataOnly === true ? { ...declared, weights: false } : declared;
 }
 
 export function getStageKind(type: string): AnyStageKind {

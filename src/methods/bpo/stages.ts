@@ -18,7 +18,7 @@ import { mimeTypeOfPath } from "../../data/image-store.js";
 import { worldVocabulary } from "../../eval/world-benches.js";
 import { CLIP_NORMALIZE } from "../../images/diffusion-noise.js";
 import { writeJsonAtomic } from "../../run/atomic.js";
-import { defineStageKind, type StageContext } from "../../run/stage-kind.js";
+import { defineStageKind, type StageContext, worldOf } from "../../run/stage-kind.js";
 import { DpoOptionsSchema } from "../../train/dpo.js";
 import { seededSubset } from "../../util/prng.js";
 import { readWorldSplit } from "../../world/read-split.js";
@@ -164,6 +164,7 @@ export const bpoPreferences = defineStageKind({
     train: TrainSchema.prefault({}),
   }),
   needsSplits: (config) => (config.positives.source === "sceneworld" ? ["instruction"] : []),
+  needs: () => ({ backend: { images: 1 }, weights: true }),
   async run(ctx, config) {
     const generators = GENERATORS.filter((g) => config[g] !== false);
     if (generators.length === 0)
@@ -237,7 +238,7 @@ type PositivesConfig = z.output<typeof PositivesSchema>;
 
 function loadCandidates(ctx: StageContext, p: PositivesConfig): { candidates: PositiveCandidate[]; origin: string } {
   if (p.source === "sceneworld") {
-    return { candidates: worldPositives(ctx.world.dir, p, ctx.seed), origin: "world:instruction" };
+    return { candidates: worldPositives(worldOf(ctx).dir, p, ctx.seed), origin: "world:instruction" };
   }
   const path = resolve(p.path);
   const folder = p.imageFolder === undefined ? undefined : resolve(p.imageFolder);
@@ -267,11 +268,11 @@ const withImage =
 
 function writeDiagnostics(ctx: StageContext, data: StageData): BpoDiagnostics {
   const objects = new Map<string, string[]>();
-  for (const r of readWorldSplit(ctx.world.dir, "instruction")) if (r.kind === "scene") objects.set(r.id, r.objects);
+  for (const r of readWorldSplit(worldOf(ctx).dir, "instruction")) if (r.kind === "scene") objects.set(r.id, r.objects);
   const diagnostics = bpoDiagnostics(readRecords(data.recordsPath, "preference", { root: data.root }), {
     objects,
-    shapes: ctx.world.config.objects.shapes,
-    pairs: ctx.world.config.priors.pairs,
+    shapes: worldOf(ctx).config.objects.shapes,
+    pairs: worldOf(ctx).config.priors.pairs,
     table: worldVocabulary().objects,
   });
   writeJsonAtomic(join(data.root, "diagnostics.json"), diagnostics);

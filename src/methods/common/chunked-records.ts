@@ -42,6 +42,11 @@ export interface ChunkedOptions<I extends { id: string }, K extends RecordKind> 
   /** JSONL of {itemId, reason}; created when missing. */
   dropsPath: string;
   make(chunk: I[]): Promise<ChunkOutcome<RecordOfKind<K>>>;
+  /**
+   * Items dropped before generation (an image that does not decode), not among `items`: written
+   * to drops.jsonl first (once: a rerun finds them there) and counted with the others.
+   */
+  predropped?: readonly Dropped[];
   onProgress?(done: number, total: number): void;
   signal?: AbortSignal;
 }
@@ -123,6 +128,12 @@ export async function generateInChunks<I extends { id: string }, K extends Recor
   if (!Number.isInteger(options.chunkSize) || options.chunkSize < 1)
     throw new RangeError(`chunkSize ${options.chunkSize} must be a positive integer`);
   const dropped = new Map(openDrops(dropsPath).map((d) => [d.itemId, d.reason]));
+  const fresh = (options.predropped ?? []).filter((d) => !dropped.has(d.itemId));
+  appendDrops(
+    dropsPath,
+    fresh.map((d) => ({ itemId: d.itemId, reason: d.reason })),
+  );
+  for (const d of fresh) dropped.set(d.itemId, d.reason);
   const isDone = (id: string) => writer.has(id) || dropped.has(id);
   let done = items.filter((item) => isDone(item.id)).length;
   options.onProgress?.(done, items.length);

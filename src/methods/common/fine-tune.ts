@@ -213,9 +213,15 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
 
 /**
  * A stage's training step: fineTune into `<stage>/model` once (a rerun gets the stored result),
- * and that model as the stage's result, evaluated as a round.
+ * and that model as the stage's result, evaluated as a round. A `dataOnly` stage skips it: its
+ * records stay for a trainer elsewhere, and the input model is the stage's result.
  */
 export async function trainStageModel(options: Omit<FineTuneOptions, "out">): Promise<StageResult> {
+  const { ctx } = options;
+  if (ctx.dataOnly) {
+    ctx.log(`${ctx.name}: dataOnly: training skipped; the records are ${options.recordsPath}`);
+    return { model: ctx.inputModel, evaluate: false };
+  }
   const out = join(options.ctx.stageDir, "model");
   await options.ctx.step("train", () => fineTune({ ...options, out }));
   return { model: out, evaluate: true };

@@ -43,6 +43,8 @@ export interface MakeRecordsOptions<I extends { id: string }, K extends "sft" | 
   /** The progress bar's label after the stage name. */
   label: string;
   items: I[];
+  /** Items dropped before generation (images that did not decode), counted with the stage's drops. */
+  predropped?: readonly Dropped[];
   chunkSize: number;
   /** One chunk's records and drops (every item of the chunk gets one or the other). */
   make(backend: VisionLanguageModel, chunk: I[]): Promise<ChunkOutcome<RecordOfKind<K>>>;
@@ -60,6 +62,7 @@ export async function makeRecords<I extends { id: string }, K extends "sft" | "p
   try {
     return await generateInChunks({
       items: options.items,
+      predropped: options.predropped,
       chunkSize: options.chunkSize,
       writer,
       dropsPath: data.dropsPath,

@@ -4,8 +4,10 @@
 // items, and a rerun after a kill sees the same list.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { describeImageSource, readImageSource } from "../../data/image-source.js";
 import { mimeTypeOfPath, resolveInside } from "../../data/image-store.js";
 import type { ChatImage } from "../../images/chat-image.js";
+import { type StageContext, worldOf } from "../../run/stage-kind.js";
 import { mulberry32, seededSubset } from "../../util/prng.js";
 import { readWorldSplit, splitLineSchema } from "../../world/read-split.js";
 
@@ -38,6 +40,32 @@ export function poolItems(worldDir: string, n: number, seed: number): PoolItem[]
     image: readImage(worldDir, r.image, `pool record ${r.id}`),
     source: r.id,
   }));
+}
+
+/**
+ * A stage's n unlabeled images: from the recipe's `images:` source when it names one (each file
+ * decoded now; one that is not a usable image is a drop with its reason code, logged and counted
+ * with the stage's drops), else from the world's pool split.
+ */
+export async function stagePoolItems(
+  ctx: StageContext,
+  n: number,
+): Promise<{ items: PoolItem[]; dropped: { itemId: string; reason: string }[] }> {
+  if (ctx.images === null) return { items: poolItems(worldOf(ctx).dir, n, ctx.seed), dropped: [] };
+  const read = await readImageSource(ctx.images, { n, seed: ctx.seed });
+  const drops: Record<string, number> = {};
+  for (const d of read.dropped) drops[d.reason] = (drops[d.reason] ?? 0) + 1;
+  ctx.log(
+    `${describeImageSource(ctx.images)}: ${read.items.length} of ${read.items.length + read.dropped.length} images drawn (of ${read.listed}) decode${
+      read.dropped.length > 0 ? `; dropped ${JSON.stringify(drops)}` : ""
+    }`,
+  );
+  for (const d of read.dropped.slice(0, 5)) ctx.log(`  dropped ${d.itemId} (${d.reason}): ${d.message}`);
+  if (read.dropped.length > 5) ctx.log(`  ... and ${read.dropped.length - 5} more in the stage's drops.jsonl`);
+  return {
+    items: read.items.map((i) => ({ id: i.id, image: i.image, source: i.source })),
+    dropped: read.dropped.map((d) => ({ itemId: d.itemId, reason: d.reason })),
+  };
 }
 
 /**

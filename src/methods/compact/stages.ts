@@ -19,7 +19,7 @@ import { z } from "zod";
 import { createBackend } from "../../backends/index.js";
 import { RecordWriter, readRecords } from "../../data/dataset.js";
 import type { SftRecord } from "../../data/records.js";
-import { defineStageKind, type StageContext } from "../../run/stage-kind.js";
+import { defineStageKind, type StageContext, worldOf } from "../../run/stage-kind.js";
 import { seededSubset } from "../../util/prng.js";
 import type { WorldRecord } from "../../world/splits.js";
 import { generateInChunks, readDrops } from "../common/chunked-records.js";
@@ -159,9 +159,11 @@ export const compactSft = defineStageKind({
     train: TrainSchema.prefault({}),
   }),
   needsSplits: () => ["instruction"],
+  // The teacher is its own model (the world's oracle, or its own served endpoint): the input model only trains.
+  needs: () => ({ weights: true }),
   async run(ctx, config) {
     const data = openStageData(ctx, "train.jsonl");
-    const basis = instructionBasis(ctx.world.dir, config.instructionImages);
+    const basis = instructionBasis(worldOf(ctx).dir, config.instructionImages);
     const examples = generalExamples(basis);
     const budget = budgetPlan(examples.length, config.budget);
     ctx.log(
@@ -174,10 +176,10 @@ export const compactSft = defineStageKind({
         const synth = await synthesize(ctx, data, config, basis, budget);
         compact = synth.length;
         const drawn = mixGeneral(synth, examples, budget.general, ctx.seed);
-        records = [...synth, ...(await generalRecords(drawn, ctx.world.dir, data.store, ctx.name))];
+        records = [...synth, ...(await generalRecords(drawn, worldOf(ctx).dir, data.store, ctx.name))];
       } else {
         const chosen = config.data === "full-budget" ? examples : seededSubset(examples, budget.total, ctx.seed);
-        records = await generalRecords(chosen, ctx.world.dir, data.store, ctx.name);
+        records = await generalRecords(chosen, worldOf(ctx).dir, data.store, ctx.name);
       }
       writeTrainingFile(data.root, data.recordsPath, records);
       return {
@@ -206,7 +208,7 @@ type CompactConfig = z.output<typeof compactSft.schema>;
 
 function openTeacher(ctx: StageContext, config: CompactConfig): Teacher {
   const t = config.teacher;
-  if (t.kind === "world") return worldTeacher({ synonymRate: ctx.world.config.language.synonymRate });
+  if (t.kind === "world") return worldTeacher({ synonymRate: worldOf(ctx).config.language.synonymRate });
   const { baseUrls, model, concurrency, timeoutMs } = t.backend;
   const backend = createBackend({ kind: "openai", baseUrls, model, concurrency, timeoutMs });
   return servedTeacher(backend, { ...t, seed: ctx.seed });
@@ -257,7 +259,7 @@ async function synthesize(
           compactChunk(
             chunk.map((item) => ({
               ...item,
-              image: readWorldImage(ctx.world.dir, item.imagePath, `image ${item.id}`),
+              image: readWorldImage(worldOf(ctx).dir, item.imagePath, `image ${item.id}`),
             })),
             teacher,
             options,

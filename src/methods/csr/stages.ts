@@ -24,7 +24,7 @@ import { writeFileAtomic } from "../../util/atomic-file.js";
 import type { Dropped } from "../common/chunked-records.js";
 import { LoraSchema, TrainSchema, trainStageModel } from "../common/fine-tune.js";
 import { makeRecords, openStageData, storeImage } from "../common/stage-data.js";
-import { poolItems } from "../common/world-items.js";
+import { stagePoolItems } from "../common/world-items.js";
 import { EmbeddedCandidateGenerator } from "./embedded-candidates.js";
 import { csrPrompts } from "./prompts.js";
 import { csrRecord, relevanceSummary } from "./records.js";
@@ -43,12 +43,18 @@ export const csrIteration = defineStageKind({
     train: TrainSchema.prefault({}),
   }),
   needsSplits: () => ["pool"],
+  needs: () => ({
+    weights: true,
+    embeddedOnly: "its sentence-level search steps the embedded model's decoder sentence by sentence",
+    poolImages: true,
+  }),
   async run(ctx, config) {
     if (!existsSync(join(config.scorer, "config.json")))
       throw new Error(`${ctx.name}.scorer: ${config.scorer} holds no scorer checkpoint (config.json)`);
     const data = openStageData(ctx, "pairs.jsonl");
     const scorer = EmbeddedImageTextScorer.load(config.scorer);
-    const items = poolItems(ctx.world.dir, config.images, ctx.seed);
+    const pool = await stagePoolItems(ctx, config.images);
+    const items = pool.items;
     const source = new Map(items.map((item) => [item.id, item.source]));
     const made = await ctx
       .step("pairs", () =>
@@ -56,6 +62,7 @@ export const csrIteration = defineStageKind({
           kind: "preference",
           label: "search",
           items,
+          predropped: pool.dropped,
           chunkSize: config.chunkSize,
           make: async (backend, chunk) => {
             const embedded = embeddedOnly(backend, ctx.name);

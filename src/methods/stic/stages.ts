@@ -13,12 +13,12 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { worldVocabulary } from "../../eval/world-benches.js";
-import { defineStageKind } from "../../run/stage-kind.js";
+import { defineStageKind, worldOf } from "../../run/stage-kind.js";
 import { DpoOptionsSchema } from "../../train/dpo.js";
 import { LoraSchema, TrainSchema, trainStageModel } from "../common/fine-tune.js";
 import { GenerationSchema } from "../common/generation.js";
 import { makeRecords, openStageData, storeImage } from "../common/stage-data.js";
-import { instructionQuestions, poolItems } from "../common/world-items.js";
+import { instructionQuestions, stagePoolItems } from "../common/world-items.js";
 import { describeImages, infusedRecords } from "./infused.js";
 import { writeOracleFiltered } from "./oracle-filter.js";
 import { sticPairs } from "./preferences.js";
@@ -59,15 +59,23 @@ export const sticPreferences = defineStageKind({
     train: TrainSchema.prefault({}),
   }),
   needsSplits: () => ["pool"],
+  // The oracle filter reads the pool's scene graphs: only the world's pool has them.
+  needs: (config) => ({
+    backend: { images: 1, scoring: config.selfCheck !== false },
+    weights: true,
+    poolImages: !config.oracleFilter,
+  }),
   async run(ctx, config) {
     if (config.oracleFilter && config.selfCheck !== false)
       throw new Error(`${ctx.name}: oracleFilter and selfCheck are two filters of the same pairs; choose one`);
     const data = openStageData(ctx, "pairs.jsonl");
-    const pairs = await ctx.step("pairs", () =>
-      makeRecords(ctx, data, {
+    const pairs = await ctx.step("pairs", async () => {
+      const pool = await stagePoolItems(ctx, config.images);
+      return makeRecords(ctx, data, {
         kind: "preference",
         label: "pairs",
-        items: poolItems(ctx.world.dir, config.images, ctx.seed),
+        items: pool.items,
+        predropped: pool.dropped,
         chunkSize: config.generation.chunkSize,
         make: async (backend, chunk) => {
           const result = await sticPairs(
@@ -87,8 +95,8 @@ export const sticPreferences = defineStageKind({
           );
           return { records: result.pairs, dropped: result.dropped };
         },
-      }),
-    );
+      });
+    });
     ctx.log(`${ctx.name}: ${pairs.records} pairs; dropped ${JSON.stringify(pairs.drops)}`);
     let trainPath = data.recordsPath;
     if (config.selfCheck !== false) {
@@ -120,7 +128,7 @@ export const sticPreferences = defineStageKind({
     if (config.oracleFilter) {
       trainPath = join(data.root, "pairs-oracle.jsonl");
       const kept = await ctx.step("oracle-filter", async () =>
-        writeOracleFiltered(data.recordsPath, trainPath, data.root, ctx.world),
+        writeOracleFiltered(data.recordsPath, trainPath, data.root, worldOf(ctx)),
       );
       ctx.log(`${ctx.name}: oracle filter kept ${kept.kept} of ${kept.pairs} pairs (${JSON.stringify(kept.dropped)})`);
     }
@@ -146,6 +154,7 @@ export const sticInfusedSft = defineStageKind({
     train: TrainSchema.prefault({}),
   }),
   needsSplits: () => ["instruction"],
+  needs: () => ({ backend: { images: 1 }, weights: true }),
   async run(ctx, config) {
     const data = openStageData(ctx, "infused.jsonl");
     const sampling = { temperature: config.generation.temperature, max_tokens: config.generation.maxTokens };
@@ -153,7 +162,7 @@ export const sticInfusedSft = defineStageKind({
       makeRecords(ctx, data, {
         kind: "sft",
         label: "describe",
-        items: instructionQuestions(ctx.world.dir, config.questions, ctx.seed),
+        items: instructionQuestions(worldOf(ctx).dir, config.questions, ctx.seed),
         chunkSize: config.generation.chunkSize,
         make: async (backend, chunk) => {
           const descriptions = await describeImages(backend, chunk, {

@@ -8,7 +8,7 @@
 // Records need no model: they are made and written whole in one step (writeStageRecords), which a
 // rerun after a kill makes again; training then resumes from its checkpoints like every stage's.
 import { z } from "zod";
-import { defineStageKind } from "../../run/stage-kind.js";
+import { defineStageKind, worldOf } from "../../run/stage-kind.js";
 import { LoraSchema, TrainSchema, trainStageModel } from "../common/fine-tune.js";
 import { openStageData, storeImage, writeStageRecords } from "../common/stage-data.js";
 import { groundTruthRecords, poolTruthItems } from "./ground-truth.js";
@@ -34,13 +34,15 @@ export const supervisedSft = defineStageKind({
     train: TrainSchema.prefault({}),
   }),
   needsSplits: () => ["pool"],
+  // Trains on the pool's ground-truth captions: nothing asked of a backend, the world's pool only.
+  needs: () => ({ weights: true }),
   async run(ctx, config) {
     ctx.log(
       `${ctx.name}: supervised ceiling: reads the pool's ground truth (descriptions, existence answers); not a self-improvement method`,
     );
     const data = openStageData(ctx, "ground-truth.jsonl");
     const made = await ctx.step("records", async () => {
-      const items = poolTruthItems(ctx.world.dir, config.images, ctx.seed);
+      const items = poolTruthItems(worldOf(ctx).dir, config.images, ctx.seed);
       const bar = ctx.progress(`${ctx.name} records`, items.length);
       try {
         const result = await groundTruthRecords(items, {

@@ -24,6 +24,7 @@ test("recipes/stic.yaml resolves with no profile and with each of its profiles",
       recipe.stages.map((s) => s.type),
       ["stic-preferences", "stic-infused-sft"],
     );
+    assert.ok(recipe.world !== undefined, "the STIC recipe names a world");
     loadWorldConfig(join(root, recipe.world.config));
     dirs.add(`${recipe.world.config} -> ${recipe.world.dir}`);
   }
@@ -34,8 +35,8 @@ test("recipes/stic.yaml resolves with no profile and with each of its profiles",
 test("the biased-pool profile changes the world and nothing else", () => {
   const plain = loadRecipe(path).recipe;
   const biased = loadRecipe(path, { profile: "biased-pool" }).recipe;
-  assert.equal(biased.world.config, "assets/world/biased-pool.yaml");
-  assert.notEqual(biased.world.dir, plain.world.dir);
+  assert.equal(biased.world?.config, "assets/world/biased-pool.yaml");
+  assert.notEqual(biased.world?.dir, plain.world?.dir);
   assert.deepEqual({ ...biased, world: plain.world, profile: null }, plain);
 });
 
