@@ -17,7 +17,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { readRecords } from "../../data/dataset.js";
-import { defineStageKind, type StageContext } from "../../run/stage-kind.js";
+import { defineStageKind, type StageContext, worldOf } from "../../run/stage-kind.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
 import { SPECIES_NAMES } from "../../world/creatures.js";
 import { LoraSchema, TrainSchema, trainStageModel } from "../common/fine-tune.js";
@@ -109,7 +109,7 @@ export const stsRound = defineStageKind({
         `${ctx.name}.conceptsFrom: round ${config.round} needs the round-1 stage that selected the concepts`,
       );
     const data = openStageData(ctx, "sts.jsonl");
-    const items = labelledCreatures(ctx.world.dir, config.images, ctx.seed);
+    const items = labelledCreatures(worldOf(ctx).dir, config.images, ctx.seed);
     const concepts = conceptLists(config.concepts);
     const c: RecordContext = {
       stage: ctx.name,
@@ -168,7 +168,7 @@ export const stsRound = defineStageKind({
     const mixed = await ctx.step("mix", async () => {
       const method = readRecords(data.recordsPath, "sft", { root: data.root });
       const general = await generalRecords(
-        ctx.world.dir,
+        worldOf(ctx).dir,
         generalCount(method.length, config.share),
         ctx.seed,
         ctx.name,
