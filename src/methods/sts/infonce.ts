@@ -14,7 +14,7 @@ export const PAPER_TAU = 0.1;
 
 export type Embedding = readonly number[];
 
-function dot(x: Embedding, y: Embedding): number {
+export function dot(x: Embedding, y: Embedding): number {
   if (x.length !== y.length) throw new RangeError(`infonce: embeddings of ${x.length} and ${y.length} dimensions`);
   let s = 0;
   for (let i = 0; i < x.length; i++) s += x[i] * y[i];
@@ -22,7 +22,7 @@ function dot(x: Embedding, y: Embedding): number {
 }
 
 /** log Σ exp(v): -Infinity for an empty list. */
-function logSumExp(values: readonly number[]): number {
+export function logSumExp(values: readonly number[]): number {
   if (values.length === 0) return Number.NEGATIVE_INFINITY;
   const m = Math.max(...values);
   if (m === Number.NEGATIVE_INFINITY) return m;

@@ -7,7 +7,7 @@
 //                           image-text model may give s)
 // The negatives' term of a concept is summed over the other images only, so an image's own
 // descriptions never count against its concepts.
-import { type Embedding, infoNceFromNegatives } from "./infonce.js";
+import { dot, type Embedding, infoNceFromNegatives, logSumExp } from "./infonce.js";
 import { type ScoredConcept, type SelectionOptions, selectConcepts } from "./select-concepts.js";
 
 export interface SelectionImage {
@@ -23,20 +23,6 @@ export interface ImageSelection {
   selected: ScoredConcept[];
   /** Every concept of the class with its score, in the class's order. */
   scores: ScoredConcept[];
-}
-
-function dot(x: Embedding, y: Embedding): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * y[i];
-  return s;
-}
-
-function logSumExp(values: readonly number[]): number {
-  if (values.length === 0) return Number.NEGATIVE_INFINITY;
-  const m = Math.max(...values);
-  let s = 0;
-  for (const v of values) s += Math.exp(v - m);
-  return m + Math.log(s);
 }
 
 /**
