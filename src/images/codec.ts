@@ -63,6 +63,22 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
   if (!SUPPORTED_FORMATS.includes(format as ImageFormat)) {
     throw new ImageError(source, "unsupported_format", `format ${format} is not supported (PNG or JPEG)`);
   }
+  const image = await decodeRgbChecked(bytes, meta, format as string, source, maxPixels);
+  return { ...image, format: format as ImageFormat };
+}
+
+/**
+ * The checks and decoding every input format shares, once its header (`meta`) is read: a size in
+ * the header, at most `maxPixels` pixels (refused before any pixel is decoded), and pixels that
+ * decode whole into RGB; `format` names the format in the errors.
+ */
+export async function decodeRgbChecked(
+  bytes: Uint8Array,
+  meta: sharp.Metadata,
+  format: string,
+  source: string,
+  maxPixels: number,
+): Promise<RgbImage> {
   const { width, height } = meta;
   if (width === undefined || height === undefined) throw new ImageError(source, "corrupt", "no image size in header");
   if (width * height > maxPixels) {
@@ -80,7 +96,7 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
       .raw({ depth: "uchar" })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return { width: info.width, height: info.height, data: new Uint8Array(data), format: format as ImageFormat };
+    return { width: info.width, height: info.height, data: new Uint8Array(data) };
   } catch (error) {
     throw new ImageError(source, "corrupt", `${format} does not decode (${(error as Error).message})`);
   }

@@ -2,7 +2,7 @@
 // OpenAI-compatible servers are sure to read), so a WebP file is checked like them (header first,
 // pixel limit, a damaged file is an error) and re-encoded once as a lossless PNG of its pixels.
 import sharp from "sharp";
-import { DEFAULT_MAX_PIXELS, type DecodeOptions, encodePng } from "./codec.js";
+import { DEFAULT_MAX_PIXELS, type DecodeOptions, decodeRgbChecked, encodePng } from "./codec.js";
 import { ImageError } from "./errors.js";
 
 /** RIFF....WEBP */
@@ -21,24 +21,5 @@ export async function webpToPng(bytes: Uint8Array, options: DecodeOptions = {}):
   } catch (error) {
     throw new ImageError(source, "corrupt", `webp does not decode (${(error as Error).message})`);
   }
-  const { width, height } = meta;
-  if (width === undefined || height === undefined) throw new ImageError(source, "corrupt", "no image size in header");
-  if (width * height > maxPixels) {
-    throw new ImageError(
-      source,
-      "too_many_pixels",
-      `${width}x${height} = ${width * height} pixels, more than the limit of ${maxPixels}`,
-    );
-  }
-  try {
-    const { data, info } = await sharp(bytes, { failOn: "warning", limitInputPixels: maxPixels })
-      .toColourspace("srgb")
-      .removeAlpha()
-      .raw({ depth: "uchar" })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return encodePng({ width: info.width, height: info.height, data: new Uint8Array(data) });
-  } catch (error) {
-    throw new ImageError(source, "corrupt", `webp does not decode (${(error as Error).message})`);
-  }
+  return encodePng(await decodeRgbChecked(bytes, meta, "webp", source, maxPixels));
 }
