@@ -4,9 +4,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
+import { ClipModel } from "../../../src/models/clip.js";
+import { saveClip } from "../../../src/models/clip-io.js";
 import { Tokenizer } from "../../../src/models/tokenizer.js";
 import { VLM } from "../../../src/models/vlm.js";
-import { saveVLM } from "../../../src/models/vlm-io.js";
+import { loadVLM, saveVLM } from "../../../src/models/vlm-io.js";
 import { ProgressReporter } from "../../../src/run/progress.js";
 import type { RunDeps } from "../../../src/run/runner.js";
 import { type VOCABULARY_SWEEP, worldVocabularyTexts } from "../../../src/train/world-data.js";
@@ -134,4 +136,22 @@ ${stages.includes("stage1") ? stage1 : ""}${stages.includes("stage2") ? stage2 :
 /** The real deps (embedded backend, world benches, libtorch) with the progress output collected. */
 export function quietDeps(lines: string[] = []): Partial<RunDeps> {
   return { reporter: new ProgressReporter({ tty: false, write: (t) => lines.push(t) }) };
+}
+
+/** A tiny random-weights CLIP-style scorer over `base`'s tokenizer, saved at `<dir>/scorer`; its path. */
+export function saveTinyScorer(dir: string, base: string): string {
+  const { tokenizer } = loadVLM(base);
+  const path = join(dir, "scorer");
+  const clip = new ClipModel(
+    {
+      vision: { imageSize: 32, patchSize: 8, dim: 32, layers: 1, heads: 2, mlpDim: 64 },
+      text: { dim: 32, layers: 1, heads: 2, mlpDim: 64, maxLength: 32 },
+      embedDim: 32,
+      vocabSize: tokenizer.vocabSize,
+    },
+    { seed: 5 },
+  );
+  saveClip(path, clip, tokenizer);
+  clip.dispose();
+  return path;
 }

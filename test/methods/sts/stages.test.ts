@@ -12,11 +12,8 @@ import { setNumThreads } from "../../../src/engine/index.js";
 import { registerBuiltinMethods } from "../../../src/methods/index.js";
 import { worldConceptLists } from "../../../src/methods/sts/concepts.js";
 import type { ImageSelection } from "../../../src/methods/sts/selection.js";
-import { ClipModel } from "../../../src/models/clip.js";
-import { saveClip } from "../../../src/models/clip-io.js";
-import { loadVLM } from "../../../src/models/vlm-io.js";
 import { type Report, runRecipe } from "../../../src/run/runner.js";
-import { quietDeps, tinyWorldStage } from "../stic/stage-fixtures.js";
+import { quietDeps, saveTinyScorer, tinyWorldStage } from "../stic/stage-fixtures.js";
 
 setNumThreads(1);
 registerBuiltinMethods();
@@ -24,19 +21,7 @@ registerBuiltinMethods();
 const { dir, world, worldDir, base } = tinyWorldStage("sts-stages-", 320);
 let scorer: string;
 before(() => {
-  const { tokenizer } = loadVLM(base);
-  scorer = join(dir, "scorer");
-  const clip = new ClipModel(
-    {
-      vision: { imageSize: 32, patchSize: 8, dim: 32, layers: 1, heads: 2, mlpDim: 64 },
-      text: { dim: 32, layers: 1, heads: 2, mlpDim: 64, maxLength: 32 },
-      embedDim: 32,
-      vocabSize: tokenizer.vocabSize,
-    },
-    { seed: 5 },
-  );
-  saveClip(scorer, clip, tokenizer);
-  clip.dispose();
+  scorer = saveTinyScorer(dir, base);
 });
 
 function recipe(name: string, rounds: number[]): string {
