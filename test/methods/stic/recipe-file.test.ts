@@ -52,3 +52,15 @@ test("the recipe evaluates every item of the test split; the validation profile 
   );
   assert.equal(validation.eval.split, "validation");
 });
+
+test("the self-check's rule is the rate rule (chosen on validation); count-rule changes only the rule", () => {
+  const plain = loadRecipe(path).recipe;
+  const stage1 = (r: typeof plain) => r.stages.find((s) => s.name === "stic-stage1") as { selfCheck?: unknown };
+  assert.deepEqual(stage1(plain).selfCheck, { doubt: -0.5, rule: "rate", batch: 32 });
+  const count = loadRecipe(path, { profile: "count-rule" }).recipe;
+  assert.deepEqual(stage1(count).selfCheck, { doubt: -0.5, rule: "count", batch: 32 });
+  const countStages = count.stages.map((s) =>
+    s.name === "stic-stage1" ? { ...s, selfCheck: stage1(plain).selfCheck } : s,
+  );
+  assert.deepEqual({ ...count, stages: countStages, profile: null }, plain);
+});
