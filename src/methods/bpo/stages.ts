@@ -8,7 +8,9 @@
 //      filtered (filters.ts), made with the input model in durable chunks (`data/pairs.jsonl`);
 //   3. diagnostics (diagnostics.ts, SceneWorld positives only): how often each generator's
 //      errors are prior partners of present objects (`data/diagnostics.json`, and the log);
-//   4. training: DPO (β 0.1) on the pairs with LoRA, merged; or, with `objective: sft-positives`
+//   4. `balanceYesNo` (not in the paper; yes-no-balance.ts): per generator, as many pairs that
+//      prefer "yes" to "no" as the reverse (`data/pairs-balanced.jsonl`);
+//   5. training: DPO (β 0.1) on the pairs with LoRA, merged; or, with `objective: sft-positives`
 //      (the paper's ablation), SFT on the chosen sides of the same pairs: the same positives,
 //      each as often as it is paired, so both train on the same data for the same steps.
 import { join, resolve } from "node:path";
@@ -35,6 +37,7 @@ import {
   positiveRecords,
   worldPositives,
 } from "./positives.js";
+import { writeYesNoBalanced } from "./yes-no-balance.js";
 
 const unit = z.number().min(0).max(1);
 const count = z.number().int().min(0);
@@ -154,6 +157,12 @@ export const bpoPreferences = defineStageKind({
         "content-word similarity at or above which a negative is a near-duplicate of its positive (filters.ts)",
       ),
     dropTruncated: z.boolean().default(true).describe("drop negatives that stopped on the token limit"),
+    balanceYesNo: z
+      .boolean()
+      .default(false)
+      .describe(
+        "not in the paper: per generator, keep as many pairs preferring yes to no as the reverse (yes-no-balance.ts)",
+      ),
     chunkSize: z.number().int().min(1).default(32).describe("positives per backend call (and per durable write)"),
     objective: z
       .enum(["dpo", "sft-positives"])
@@ -223,10 +232,20 @@ export const bpoPreferences = defineStageKind({
       const diagnostics = await ctx.step("diagnostics", () => writeDiagnostics(ctx, data));
       for (const line of diagnosticsLines(diagnostics)) ctx.log(`${ctx.name} diagnostics: ${line}`);
     }
+    let trainPath = data.recordsPath;
+    if (config.balanceYesNo) {
+      trainPath = join(data.root, "pairs-balanced.jsonl");
+      const balanced = await ctx.step("yes-no-balance", () =>
+        writeYesNoBalanced(data.recordsPath, trainPath, data.root, ctx.seed),
+      );
+      ctx.log(
+        `${ctx.name}: yes/no balance kept ${balanced.kept} of ${balanced.records} pairs; dropped ${JSON.stringify(balanced.dropped)}`,
+      );
+    }
     return trainStageModel({
       ctx,
       datasetRoot: data.root,
-      recordsPath: data.recordsPath,
+      recordsPath: trainPath,
       objective: config.objective === "dpo" ? { kind: "dpo", dpo: config.dpo } : { kind: "sft" },
       lora: config.lora,
       train: config.train,

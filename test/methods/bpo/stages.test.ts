@@ -147,11 +147,22 @@ test("a rerun of a finished run redoes nothing and changes no file", async () =>
   assert.deepEqual(files.map(sha256), before);
 });
 
-test("sft-positives trains SFT on the chosen sides of the same pairs, for the same steps", async () => {
+test("sft-positives trains SFT on the chosen sides of the same pairs, for the same steps; balanceYesNo trains on its file", async () => {
   const dpoDir = await dpo();
   const run = join(dir, "sft");
-  await runRecipe({ recipePath: recipe("sft", ["objective: sft-positives"], "[]"), out: run, deps: quietDeps() });
+  await runRecipe({
+    recipePath: recipe("sft", ["objective: sft-positives", "balanceYesNo: true"], "[]"),
+    out: run,
+    deps: quietDeps(),
+  });
   assert.equal(sha256(join(data(run), "pairs.jsonl")), sha256(join(data(dpoDir), "pairs.jsonl")), "the same pairs");
+  const step = (name: string) =>
+    (JSON.parse(readFileSync(join(stage(run), "steps", `${name}.json`), "utf8")) as { result: Record<string, number> })
+      .result;
+  const balanced = readRecords(join(data(run), "pairs-balanced.jsonl"), "preference", { root: data(run) });
+  assert.equal(step("yes-no-balance").records, step("pairs").records);
+  assert.equal(step("yes-no-balance").kept, balanced.length);
+  assert.equal(step("train").examples, balanced.length, "training read the balanced file");
   const metrics = readMetrics(join(stage(run), "train", "metrics.jsonl"));
   assert.deepEqual(
     metrics.map((m) => m.step),
