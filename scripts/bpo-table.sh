@@ -25,8 +25,9 @@ THREADS=${THREADS:-2}
 SPLIT=${SPLIT:-test}
 case $SPLIT in test | validation) ;; *) echo "SPLIT must be test or validation, not '$SPLIT'" >&2; exit 2 ;; esac
 
+# A profile's folder, commas written '+' as selfsynth names them (yes-no-balance,sft-positives).
 run_dir() {
-  local profile=$1 seed=$2 suffix=""
+  local profile=${1//,/+} seed=$2 suffix=""
   [ "$SPLIT" = validation ] && suffix="+validation"
   if [ "$profile" = default ]; then
     if [ "$SPLIT" = validation ]; then echo "runs/bpo-validation-seed$seed"; else echo "runs/bpo-seed$seed"; fi
