@@ -33,7 +33,7 @@ export function registerView(
     .description("browse a data folder's records, drops and images in a local web page (filters, paging)")
     .argument("<data>", "a stage's data folder (runs/<run>/stages/<stage>/data) or a `selfsynth export` folder")
     .option("--host <host>", "address to listen on (anything but loopback exposes the data)", "127.0.0.1")
-    .option("--port <n>", "port to listen on (default 0: a free port)", intAtLeast(0), 0)
+    .option("--port <n>", "port to listen on (0: any free port)", intAtLeast(0), 0)
     .action(async (data: string, options: ViewOptions) => {
       const { startViewServer } = await import("../../report/view/server.js");
       const server = await startViewServer({ data, host: options.host, port: options.port });
