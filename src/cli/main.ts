@@ -10,6 +10,7 @@ import { registerPretrain } from "./commands/pretrain.js";
 import { registerReport } from "./commands/report.js";
 import { registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
+import { registerView } from "./commands/view.js";
 import { registerWorld } from "./commands/world.js";
 import { nonNegativeInt, positiveInt } from "./options.js";
 import { packageRoot } from "./paths.js";
@@ -65,6 +66,8 @@ registerRun(program);
 registerCompare(program);
 
 registerReport(program);
+
+registerView(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`selfsynth: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,10 +1,10 @@
-// The browser the report tests (and scripts/report-screenshot.ts) drive: Debian's `chromium`
+// The browser the report and viewer tests (and scripts/report-screenshot.ts) drive: Debian's `chromium`
 // through playwright-core, which downloads no browser of its own. `bash scripts/setup.sh`
 // installs it. When it is missing the tests fail and say so; they are skipped only
 // when SELFSYNTH_SKIP_BROWSER_TESTS=1 says to, so that CI never passes without running them.
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 
 /** Names Debian and Ubuntu give the browser's launcher, looked for on PATH in this order. */
@@ -68,4 +68,52 @@ export async function openReport(
   await page.goto(url);
   await page.waitForSelector("body[data-charts=done]", { timeout: 20_000 });
   return { page, errors, requests };
+}
+
+export interface OpenedPage {
+  page: Page;
+  /** Console errors and uncaught page errors, in order. */
+  errors: string[];
+}
+
+/** Opens a page served over HTTP (the viewer), collecting its console and page errors. */
+export async function openUrl(
+  browser: Browser,
+  url: string,
+  viewport = { width: 1200, height: 900 },
+): Promise<OpenedPage> {
+  const page = await browser.newPage({ viewport });
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url);
+  return { page, errors };
+}
+
+/**
+ * Runs `check`; when it fails, saves the page's screenshot as test-output/<folder>/<name>.png
+ * and names it in the error. The page is closed either way.
+ */
+export async function checkWithScreenshot(
+  page: Page,
+  folder: string,
+  name: string,
+  check: () => Promise<void>,
+): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    const shots = join(fileURLToPath(new URL("../..", import.meta.url)), "test-output", folder);
+    mkdirSync(shots, { recursive: true });
+    const shot = join(shots, `${name}.png`);
+    await page.screenshot({ path: shot, fullPage: true }).catch(() => undefined);
+    const failure = error as Error;
+    failure.message += `\n  screenshot: ${shot}`;
+    failure.stack = `${failure.stack ?? ""}\n  screenshot: ${shot}`;
+    throw failure;
+  } finally {
+    await page.close();
+  }
 }
