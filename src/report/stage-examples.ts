@@ -195,19 +195,23 @@ function readImage(store: ImageStore, path: string, id: string): InlineImage {
   }
 }
 
-/** drops.jsonl by reason, then every step result's `drops` or `dropped` counts (filters, generation). */
-function dropCounts(dataDir: string, stage: StageFolder): StageExamples["drops"] {
+/**
+ * drops.jsonl by reason, then every step result's `drops` or `dropped` counts (filters,
+ * generation). A generation step returns the counts of the drops it wrote to drops.jsonl, so a
+ * step's reason whose count equals drops.jsonl's is that same set and is not listed twice.
+ */
+export function dropCounts(dataDir: string, stage: StageFolder): StageExamples["drops"] {
   const out: StageExamples["drops"] = [];
   const dropped = readDrops(join(dataDir, "drops.jsonl"));
-  if (dropped.length > 0) {
-    const counts: Record<string, number> = {};
-    for (const d of dropped) counts[d.reason] = (counts[d.reason] ?? 0) + 1;
-    out.push({ source: "drops.jsonl", counts });
-  }
+  const inFile: Record<string, number> = {};
+  for (const d of dropped) inFile[d.reason] = (inFile[d.reason] ?? 0) + 1;
+  if (dropped.length > 0) out.push({ source: "drops.jsonl", counts: inFile });
   for (const step of stage.steps) {
     const result = step.result as { drops?: unknown; dropped?: unknown } | null;
     const counts = result?.dropped ?? result?.drops;
-    if (isCounts(counts)) out.push({ source: `step ${step.step}`, counts });
+    if (!isCounts(counts)) continue;
+    const own = Object.fromEntries(Object.entries(counts).filter(([reason, n]) => inFile[reason] !== n));
+    if (Object.keys(own).length > 0) out.push({ source: `step ${step.step}`, counts: own });
   }
   return out;
 }
