@@ -10,7 +10,9 @@
 // (12, about the shipped base's sentence length) so that trees have the depth of the base's
 // (10 to 20 sentences to 1,024 characters) and prefixes grow as long as they do in a real run.
 //   npm run bench -- csr [--prompts 3] [--sentence-tokens 12] [--threads 1] [--json]
-// Last line with --json: {"sentences_per_s", "naive_sentences_per_s", "speedup", "identical", ...}
+// Last line with --json: {"sentences_per_s", "naive_sentences_per_s", "speedup", "identical", ...,
+// "peak_rss_mb_cached" (the process's peak after set-up and the cached search, which runs
+// first), "peak_rss_mb" (after both)}
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -111,6 +113,8 @@ export function registerCsrBench(program: Command): void {
       const s = setup(Number(o.prompts));
       try {
         const cached = await timeSearch(s, "kv", sentenceTokens);
+        // The process's peak resident memory so far: set-up and the cached search (it runs first).
+        const peakCachedMb = Math.round(process.resourceUsage().maxRSS / 1024);
         const naive = await timeSearch(s, "none", sentenceTokens);
         const sentences = cached.results.reduce((a, r) => a + r.sentences, 0);
         const figures = {
@@ -126,6 +130,8 @@ export function registerCsrBench(program: Command): void {
           ),
           speedup: Number((naive.seconds / cached.seconds).toFixed(2)),
           identical: identical(cached.results, naive.results),
+          peak_rss_mb_cached: peakCachedMb,
+          peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
         };
         console.error(
           `csr: ${sentences} sentences, cached ${figures.sentences_per_s}/s, naive ${figures.naive_sentences_per_s}/s, speedup ${figures.speedup}x, identical ${figures.identical}`,

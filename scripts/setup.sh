@@ -2,7 +2,8 @@
 # All of selfsynth's set-up on a fresh Debian/Ubuntu machine, idempotent:
 #   1. libtorch (Debian's libtorch-dev) unless LIBTORCH or LIBTORCH_USE_PYTORCH=1 points elsewhere,
 #      and OpenBLAS as the BLAS behind it;
-#   2. npm install (from the lock), which builds the engine addon (native/) against it;
+#   2. npm install (from the lock), which builds the engine addon (native/) against it, or only
+#      the addon when a file of native/src (or binding.gyp) is newer than the built one;
 #   3. the TypeScript build (dist/), which the `selfsynth` bin runs;
 #   4. Debian's chromium, the browser the report tests drive (test/report/browser.ts) through
 #      playwright-core, which downloads no browser of its own.
@@ -44,6 +45,11 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   # packages with per-platform optional dependencies (biome, sharp) leave the lock without the
   # other platforms' entries, and `npm ci` refuses such a lock. The lock still pins versions.
   npm install --no-audit --no-fund --loglevel=error
+elif [ -n "$(find native/src native/binding.gyp -newer native/build/Release/selfsynth_engine.node -print -quit)" ]; then
+  # The engine's sources changed since the addon was built (a pull that adds or changes an op):
+  # rebuild it alone, or the TypeScript would call ops the old addon lacks.
+  echo "setup: native/ is newer than the engine addon: rebuilding it (about 2 minutes)"
+  npm run --silent rebuild-engine
 fi
 npm run --silent build
 echo "setup: done (libtorch $(node native/find-libtorch.cjs libdir))"

@@ -12,6 +12,7 @@
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -214,11 +215,39 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
   return RmsNormFunction::apply(x, w, eps);
 }
 
+// The new keys or values [B, H, T, D] written at columns [length, length + T) of a cache buffer
+// [B, H, capacity, D] whose first `length` columns hold the past: in place when it has room, else
+// into a buffer grown geometrically (x1.5, at least the need) holding a copy of the past. Returns
+// the buffer written (the same storage, or the grown one). Inference only: the write is in place.
+static at::Tensor WriteIntoCache(const at::Tensor& buffer, int64_t length, const at::Tensor& fresh) {
+  TORCH_CHECK(buffer.dim() == 4 && fresh.dim() == 4 && buffer.size(0) == fresh.size(0) &&
+                  buffer.size(1) == fresh.size(1) && buffer.size(3) == fresh.size(3),
+              "the cache buffer ", buffer.sizes(), " does not fit keys or values ", fresh.sizes());
+  TORCH_CHECK(length >= 0 && length <= buffer.size(2), "pastLength ", length, " outside the cache's ",
+              buffer.size(2), " columns");
+  int64_t need = length + fresh.size(2);
+  at::Tensor out = buffer;
+  if (need > buffer.size(2)) {
+    int64_t capacity = std::max(need, buffer.size(2) + std::max<int64_t>(buffer.size(2) / 2, 16));
+    out = at::empty({buffer.size(0), buffer.size(1), capacity, buffer.size(3)}, buffer.options());
+    out.narrow(2, 0, length).copy_(buffer.narrow(2, 0, length));
+  }
+  out.narrow(2, length, fresh.size(2)).copy_(fresh);
+  return out;
+}
+
 // attentionBlock(x [B, T, C], cache|null, [wq, wk, wv] (or [wqkv]), [bq, bk, bv]|null, wo, bo|null,
-//                cos|null, sin|null, pastK|null, pastV|null, mask|null, heads) -> [out, k, v]
+//                cos|null, sin|null, pastK|null, pastV|null, mask|null, heads, pastLength|null)
+//   -> [out, k, v]
 // The whole self-attention of a block in one call: one QKV GEMM, rotary on q and k together,
-// the KV cache appended, scaled-dot-product attention, the output projection. k and v are the
-// updated cache [B, H, T_past + T, D].
+// the KV cache appended, scaled-dot-product attention, the output projection.
+// Without pastLength, k and v are the updated cache [B, H, T_past + T, D], new tensors (past and
+// new concatenated). With pastLength (inference only: refused while grad mode is on), pastK and
+// pastV are buffers [B, H, capacity, D] whose first pastLength columns are the past: the new keys
+// and values are written in place after them (WriteIntoCache), attention reads the first
+// pastLength + T columns, and k and v are the buffers (the same storage, or grown ones): a
+// decode step then costs O(B T) in cache writes instead of copying the whole past. The caller
+// gives up the input buffers (another holder of them would see columns past its length change).
 SS_FN(attentionBlock) {
   at::Tensor& x = T(0);
   WeightCache* cache = OptionalCache(info, 1).value_or(nullptr);
@@ -246,6 +275,21 @@ SS_FN(attentionBlock) {
   auto qkParts = qk.unbind(0);
   at::Tensor q = qkParts[0];
   at::Tensor k = qkParts[1];
+  bool inPlace = info.Length() > 12 && !info[12].IsNull() && !info[12].IsUndefined();
+  if (inPlace) {
+    TORCH_CHECK(!c10::GradMode::is_enabled(),
+                "pastLength (writing into the KV cache in place) is inference only: run it without grad");
+    TORCH_CHECK(pastK && pastV, "pastLength needs pastK and pastV buffers");
+    int64_t length = Int(info, 12);
+    at::Tensor kBuf = WriteIntoCache(*pastK, length, k);
+    at::Tensor vBuf = WriteIntoCache(*pastV, length, v);
+    int64_t all = length + Tn;
+    // (B, H, all, D) views with the buffers' strides: B and H still merge into one batch dim.
+    at::Tensor y = ScaledAttention(q, kBuf.narrow(2, 0, all), vBuf.narrow(2, 0, all), mask)
+                       .transpose(1, 2)
+                       .reshape({B, Tn, C});  // (B, T, C)
+    return WrapList(info.Env(), {at::linear(y, wo, bo), kBuf, vBuf});
+  }
   if (pastK && pastV) {
     k = at::cat({*pastK, k}, 2);
     v = at::cat({*pastV, v}, 2);

@@ -258,8 +258,18 @@ export class EmbeddedImageTextScorer implements ImageTextScorer {
   async score(pairs: ImageTextPair[]): Promise<number[]> {
     if (this.#closed) throw new Error(`${this.name}: closed`);
     const size = this.scorer.model.config.vision.imageSize;
+    // One decode per image object: pairs sharing one (CSR's sentences of a node) share its
+    // pixels, which the scorer then encodes once.
+    const decoded = new Map<ImageTextPair["image"], Promise<Float32Array>>();
     const inputs = await Promise.all(
-      pairs.map(async (p, i) => ({ image: await imageInput(p.image, size, `pairs[${i}].image`), text: p.text })),
+      pairs.map(async (p, i) => {
+        let image = decoded.get(p.image);
+        if (image === undefined) {
+          image = imageInput(p.image, size, `pairs[${i}].image`);
+          decoded.set(p.image, image);
+        }
+        return { image: await image, text: p.text };
+      }),
     );
     return this.scorer.score(inputs);
   }

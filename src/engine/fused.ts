@@ -25,15 +25,28 @@ export interface AttentionBlockInput {
   heads: number;
   /** Rotary tables (B|1, 1, T, D/2), or null for none. */
   rope?: { cos: Tensor; sin: Tensor } | null;
-  /** Past keys and values (B, H, T_past, D). */
+  /** Past keys and values (B, H, T_past, D); with pastLength, buffers (B, H, capacity, D). */
   past?: { k: Tensor; v: Tensor } | null;
+  /**
+   * Inference only (refused under autograd): past.k and past.v are buffers whose first pastLength
+   * columns hold the past; the new keys and values are written into them in place (into a copy
+   * grown by half when full), and the returned k and v are those buffers. The caller gives up
+   * `past`: anyone else holding it would see the columns after pastLength change.
+   */
+  pastLength?: number | null;
   /** (B|1, 1, T, T_past + T): bool (true = may attend) or an additive float bias; null = all. */
   mask?: Tensor | null;
   cache?: WeightCache | null;
 }
 
-/** Self-attention of x (B, T, C): out (B, T, C) and the updated keys and values (B, H, T_all, D). */
+/**
+ * Self-attention of x (B, T, C): out (B, T, C) and the updated keys and values (B, H, T_all, D),
+ * or with pastLength the cache buffers (B, H, capacity >= T_all, D) written in place.
+ */
 export function attentionBlock(x: Tensor, a: AttentionBlockInput): { out: Tensor; k: Tensor; v: Tensor } {
+  const n = a.pastLength;
+  if (n !== undefined && n !== null && !(Number.isInteger(n) && n >= 0 && a.past))
+    throw new RangeError(`attentionBlock: pastLength ${n} must be a non-negative integer, with past buffers`);
   const [out, k, v] = native.attentionBlock(
     x.handle,
     a.cache?.handle ?? null,
@@ -47,6 +60,7 @@ export function attentionBlock(x: Tensor, a: AttentionBlockInput): { out: Tensor
     a.past?.v.handle ?? null,
     a.mask?.handle ?? null,
     a.heads,
+    a.pastLength ?? null,
   );
   return { out: new Tensor(out), k: new Tensor(k), v: new Tensor(v) };
 }

@@ -144,6 +144,7 @@ export interface NativeEngine {
     pastV: H | null,
     mask: H | null,
     heads: number,
+    pastLength: number | null,
   ): [H, H, H];
   swigluFused(x: H, cache: WeightCacheHandle | null, weights: H[], down: H): H;
 

@@ -5,7 +5,9 @@
 // right-pads (src/train/collate.ts). Generation's steppers are here too: how the running rows of
 // a batch advance one token per step, with a KV cache (generate) or by recomputing every row's
 // whole sequence (generateNoCache, the cache's reference). Rows that finish leave the batch
-// (their cache rows are dropped).
+// (their cache rows are dropped). The cache's buffers keep spare columns and each step writes its
+// token into them in place (layers.ts, LayerCache), growing them by half when full: a step costs
+// O(rows) in cache writes, not a copy of every row's past.
 import { cat, keep, noGrad, ones, type Tensor, tensorFrom, tidy } from "../engine/index.js";
 import type { LayerCache, VLM } from "./vlm.js";
 
@@ -175,7 +177,11 @@ export function cachedStepper(model: VLM, padId: number, images: (Float32Array |
             let mask = previous.keyMask;
             if (keepIdx.length < B) {
               const index = tensorFrom(BigInt64Array.from(keepIdx, BigInt), [keepIdx.length]);
-              past = past.map((c) => ({ k: c.k.indexSelect(0, index), v: c.v.indexSelect(0, index) }));
+              past = past.map((c) => ({
+                k: c.k.indexSelect(0, index),
+                v: c.v.indexSelect(0, index),
+                length: c.length,
+              }));
               mask = mask.indexSelect(0, index);
             }
             const b = keepIdx.length;
@@ -187,6 +193,8 @@ export function cachedStepper(model: VLM, padId: number, images: (Float32Array |
               positions: tensorFrom(BigInt64Array.from(nextPos, BigInt), [b, 1]),
               mask: causalMask(mask, 1),
               caches: past,
+              // The previous caches are disposed below: the new token is written into their room.
+              appendInPlace: true,
               lastOnly: true,
             });
             return keepAll({ logits: out.logits.reshape([b, -1]), caches: out.caches, keyMask: keep(mask) });

@@ -353,14 +353,24 @@ export class ClipScorer {
     return out;
   }
 
-  /** CLIP score of each pair: 100 * cos(image, text), as CSR's relevance reward uses it. */
+  /**
+   * CLIP score of each pair: 100 * cos(image, text), as CSR's relevance reward uses it. Pairs of
+   * a batch that share one image array (CSR scores every sentence of a node against its image)
+   * encode it once.
+   */
   score(pairs: ImageTextPair[]): number[] {
     const out: number[] = [];
     for (let start = 0; start < pairs.length; start += this.batchSize) {
       const chunk = pairs.slice(start, start + this.batchSize);
+      const unique = [...new Set(chunk.map((p) => p.image))];
+      const slot = new Map(unique.map((im, i) => [im, i]));
       const cos = noGrad(() =>
         tidy(() => {
-          const images = this.model.encodeImages(this.pixels(chunk.map((p) => p.image)));
+          const rows = tensorFrom(
+            BigInt64Array.from(chunk, (p) => BigInt(slot.get(p.image) as number)),
+            [chunk.length],
+          );
+          const images = this.model.encodeImages(this.pixels(unique)).indexSelect(0, rows);
           const texts = this.model.encodeTexts(
             this.tokenizer,
             chunk.map((p) => p.text),

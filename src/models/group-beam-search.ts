@@ -171,7 +171,11 @@ export class GroupBeamSearch implements TokenSearch {
   #candidates(logprobs: readonly (Float32Array | null)[], first: number, chosen: Map<number, number>): Candidate[] {
     const o = this.#o;
     const want = Math.max(2, 1 + o.endIds.size) * this.#size;
-    const all: Candidate[] = [];
+    // The best `want`, best first, kept sorted while the candidates stream by in (slot, token)
+    // order: a candidate enters only above the worst kept (strictly, so that among equal scores
+    // the earlier stays first), as a stable sort of them all would order them. O(V) per beam
+    // where sorting every candidate was O(V log V) with an object each.
+    const top: Candidate[] = [];
     // At t = 0 every beam of a group is the same empty sequence: only the first one proposes.
     const beams = this.#t === 0 ? 1 : this.#size;
     for (let b = first; b < first + beams; b++) {
@@ -179,13 +183,17 @@ export class GroupBeamSearch implements TokenSearch {
       if (lp === null || lp === undefined) throw new Error(`group beam search: no log-probs for running slot ${b}`);
       const base = this.#beams[b].score;
       for (let v = 0; v < lp.length; v++) {
-        if (o.bannedIds?.has(v)) continue;
         const score = base + lp[v] - o.diversityPenalty * (chosen.get(v) ?? 0);
-        if (score > Number.NEGATIVE_INFINITY) all.push({ beam: b, token: v, score });
+        if (!(score > Number.NEGATIVE_INFINITY)) continue;
+        if (top.length === want && !(score > top[want - 1].score)) continue;
+        if (o.bannedIds?.has(v)) continue;
+        let at = top.length;
+        while (at > 0 && top[at - 1].score < score) at--;
+        top.splice(at, 0, { beam: b, token: v, score });
+        if (top.length > want) top.pop();
       }
     }
-    // A stable sort keeps (slot, token) order among equal scores.
-    return all.sort((x, y) => y.score - x.score).slice(0, want);
+    return top;
   }
 
   /** HF's BeamHypotheses.add: keep the group's best `size`; the pushed-out one is evicted. */

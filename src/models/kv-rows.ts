@@ -9,9 +9,19 @@
 // (each step appends one token to every row, so they stay aligned). The key mask is false on
 // padding, and position ids count real tokens only (0 .. length - 1), so a row's logits do not
 // depend on the padding in front of it (batching.ts, positionIds).
+//
+// The caches are buffers with spare columns after the `columns` in use (layers.ts, LayerCache):
+// a step writes its token into them in place, so that a step where every row stays in its slot
+// (a group of one beam, the recipe's default) copies no past at all; a step that reorders rows
+// gathers them once (indexSelect) into new buffers. Padding columns hold zeros (finite: a masked
+// key's weight is exactly 0, and 0 * 0 stays 0), the spare ones are never read.
 import { cat, keep, noGrad, ones, type Tensor, tensorFrom, tidy, zeros } from "../engine/index.js";
 import { causalMask, leftPadBatch, paddedForward } from "./batching.js";
+import { cacheLength } from "./layers.js";
 import type { LayerCache, VLM } from "./vlm.js";
+
+/** Spare columns fromStates() leaves for the steps to come (the buffers grow by half when full). */
+const ROOM = 32;
 
 /** One sequence's keys and values without padding: k, v (1, H, L, D) per layer, for L tokens. */
 export interface KvState {
@@ -76,8 +86,11 @@ export class KvRows {
     );
   }
 
-  /** A batch of stored states, left-padded to the longest (the states stay the caller's). */
-  static fromStates(states: readonly KvState[]): KvRows {
+  /**
+   * A batch of stored states, left-padded to the longest, with `room` spare columns (the states
+   * stay the caller's: they are copied).
+   */
+  static fromStates(states: readonly KvState[], room = ROOM): KvRows {
     if (states.length === 0) throw new RangeError("KvRows.fromStates: needs at least one state");
     const T = Math.max(...states.map((s) => s.length));
     const layers = states[0].caches.length;
@@ -85,20 +98,16 @@ export class KvRows {
       tidy(() => {
         const caches: LayerCache[] = [];
         for (let l = 0; l < layers; l++) {
-          const pad = (t: Tensor, length: number) => {
-            if (length === T) return t;
-            const [, H, , D] = t.shape;
-            return cat([zeros([1, H, T - length, D]), t], 2);
+          const [, H, , D] = states[0].caches[l].k.shape;
+          const buffer = (part: "k" | "v") => {
+            const b = zeros([states.length, H, T + room, D]); // (B, H, T + room, D)
+            for (const [row, s] of states.entries())
+              b.slice(0, row, row + 1)
+                .slice(2, T - s.length, T)
+                .assign(s.caches[l][part]);
+            return keep(b);
           };
-          const k = cat(
-            states.map((s) => pad(s.caches[l].k, s.length)),
-            0,
-          );
-          const v = cat(
-            states.map((s) => pad(s.caches[l].v, s.length)),
-            0,
-          );
-          caches.push({ k: keep(k), v: keep(v) });
+          caches.push({ k: buffer("k"), v: buffer("v"), length: T });
         }
         const mask = new Uint8Array(states.length * T);
         for (const [b, s] of states.entries()) mask.fill(1, b * T + T - s.length, (b + 1) * T);
@@ -131,7 +140,7 @@ export class KvRows {
         const identity = order.length === this.size && order.every((r, i) => r === i);
         const rows = identity ? null : index(order);
         const pick = (t: Tensor) => (rows === null ? t : t.indexSelect(0, rows));
-        const past = previous.caches.map((c) => ({ k: pick(c.k), v: pick(c.v) }));
+        const past = previous.caches.map((c) => ({ k: pick(c.k), v: pick(c.v), length: c.length }));
         const b = order.length;
         const mask = cat([pick(previous.keyMask), ones([b, 1], "bool")], 1);
         const out = model.decode({
@@ -139,6 +148,9 @@ export class KvRows {
           positions: tensorFrom(BigInt64Array.from(lengths, BigInt), [b, 1]),
           mask: causalMask(mask, 1),
           caches: past,
+          // The previous caches are disposed below (a repeated row got its own copy from
+          // indexSelect): the new tokens are written into their spare columns.
+          appendInPlace: true,
           lastOnly: true,
         });
         for (const c of out.caches) keep([c.k, c.v]);
@@ -159,7 +171,7 @@ export class KvRows {
     const length = this.#lengths[row];
     const caches = noGrad(() =>
       this.#caches.map((c) => {
-        const T = c.k.size(2);
+        const T = cacheLength(c);
         // clone(): a slice is a view that would keep the whole batch's storage alive.
         return tidy(() => ({
           k: keep(

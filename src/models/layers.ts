@@ -184,11 +184,19 @@ export function positionRange(length: number, offset = 0): Tensor {
   return arange(offset, offset + length).unsqueeze(0);
 }
 
-/** Cached keys and values of one attention layer: (B, H, T_past, D) each. */
+/**
+ * Cached keys and values of one attention layer: (B, H, capacity, D) each, of which the first
+ * `length` columns hold the past (absent: all of them). Generation's steppers preallocate room
+ * and append in place (AttentionInput.appendInPlace); other holders see exact-size tensors.
+ */
 export interface LayerCache {
   k: Tensor;
   v: Tensor;
+  length?: number;
 }
+
+/** The columns of a cache that hold the past. */
+export const cacheLength = (c: LayerCache): number => c.length ?? c.k.size(2);
 
 export interface AttentionInput {
   /** (B|1, 1, Tq, Tk) bool, true where attending is allowed; null = all allowed. */
@@ -197,8 +205,20 @@ export interface AttentionInput {
   rope: { cos: Tensor; sin: Tensor } | null;
   /** Past keys/values to attend to as well; the updated cache is returned. */
   cache?: LayerCache | null;
+  /**
+   * Write the new keys and values into `cache`'s buffers in place (inference only, no LoRA
+   * adapters active): the returned cache shares them, and `cache` is given up (consumed). Without
+   * it the past is copied into new tensors and `cache` stays valid.
+   */
+  appendInPlace?: boolean;
   training?: boolean;
   gen?: Generator;
+}
+
+/** The cache's past columns: itself when it has no spare room, else views of its first `length`. */
+function pastColumns(c: LayerCache, length: number): LayerCache {
+  if (length === c.k.size(2)) return c;
+  return { k: c.k.slice(2, 0, length), v: c.v.slice(2, 0, length), length };
 }
 
 export class SelfAttention {
@@ -228,8 +248,11 @@ export class SelfAttention {
 
   forward(x: Tensor, input: AttentionInput, options: { fused?: boolean } = {}): { out: Tensor; cache: LayerCache } {
     // Without active adapters the whole attention is one native call with one QKV GEMM.
+    const past = input.cache ?? null;
+    const pastLength = past === null ? 0 : cacheLength(past);
     if ((options.fused ?? true) && !this.linears().some((l) => l.adapted)) {
       const { q, k, v, o } = this;
+      const inPlace = past !== null && (input.appendInPlace ?? false);
       const r = attentionBlock(x, {
         weights: [q.weight, k.weight, v.weight],
         biases: q.bias && k.bias && v.bias ? [q.bias, k.bias, v.bias] : null,
@@ -237,11 +260,12 @@ export class SelfAttention {
         bo: o.bias,
         heads: this.heads,
         rope: input.rope,
-        past: input.cache,
+        past: past === null || inPlace ? past : pastColumns(past, pastLength),
+        pastLength: inPlace ? pastLength : null,
         mask: input.mask,
         cache: this.#cache,
       });
-      return { out: r.out, cache: { k: r.k, v: r.v } };
+      return { out: r.out, cache: { k: r.k, v: r.v, length: pastLength + x.size(1) } };
     }
     const [B, T] = x.shape;
     const split = (t: Tensor) => t.reshape([B, T, this.heads, this.headDim]).transpose(1, 2); // (B, H, T, D)
@@ -252,9 +276,10 @@ export class SelfAttention {
       q = rotary(q, input.rope.cos, input.rope.sin);
       k = rotary(k, input.rope.cos, input.rope.sin);
     }
-    if (input.cache) {
-      k = cat([input.cache.k, k], 2);
-      v = cat([input.cache.v, v], 2);
+    if (past !== null) {
+      const p = pastColumns(past, pastLength);
+      k = cat([p.k, k], 2);
+      v = cat([p.v, v], 2);
     }
     const y = attention(q, k, v, input.mask).transpose(1, 2).reshape([B, T, this.dim]); // (B, T, C)
     return { out: this.o.forward(y, input.gen, input.training), cache: { k, v } };

@@ -191,6 +191,11 @@ export interface DecoderInput {
   mask: Tensor;
   /** One cache per layer from the previous call, or null for a fresh sequence. */
   caches?: LayerCache[] | null;
+  /**
+   * Append to `caches` in place (inference only; layers.ts, AttentionInput.appendInPlace): the
+   * returned caches share their buffers and `caches` must not be used again.
+   */
+  appendInPlace?: boolean;
   /** Only the last position's logits (B, 1, V): enough to sample the next token. */
   lastOnly?: boolean;
   /** Logits only from this column on (B, T - logitsFrom, V): scoring skips the prompt's. */
@@ -372,6 +377,7 @@ export class VLM implements TrainableModel {
         mask: input.mask,
         rope,
         cache: input.caches?.[i] ?? null,
+        appendInPlace: input.appendInPlace,
         training,
         gen: training ? this.dropoutGen : undefined,
       });

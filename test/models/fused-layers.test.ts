@@ -6,6 +6,8 @@ import { describe, test } from "node:test";
 import {
   AdamW,
   attention,
+  cat,
+  full,
   Generator,
   liveTensorCount,
   noGrad,
@@ -154,6 +156,67 @@ describe("fused layers equal their unfused forms", () => {
     const mask = causal(T, T);
     const bias = where(mask, zeros([1]), zeros([1]).add(Number.NEGATIVE_INFINITY));
     assert.equal(maxDiff(attention(q, k, v, mask), attention(q, k, v, bias)), 0);
+  });
+});
+
+// attentionBlock's pastLength (inference only): the new keys and values written into a cache
+// buffer with spare columns, in place, must give what the concatenating path gives; the spare
+// columns (NaN here) are never read; a full buffer grows into a copy that keeps the past; and
+// under autograd it is refused (an in-place write would corrupt a saved tensor).
+describe("KV cache written in place (appendInPlace, attentionBlock's pastLength)", () => {
+  const store = new ParamStore(new Generator(21));
+  const attn = new SelfAttention(store, "a", C, H, false);
+  const gen = new Generator(22);
+  const D = C / H;
+  const P = 3; // past columns
+  const x = noGrad(() => randn([B, T, C], gen));
+  const past = noGrad(() => ({ k: randn([B, H, P, D], gen), v: randn([B, H, P, D], gen) }));
+  const input = (cache: AttentionInput["cache"], appendInPlace: boolean): AttentionInput => ({
+    mask: causal(T, P + T),
+    rope: rotaryTables(positionRange(T, P), D),
+    cache,
+    appendInPlace,
+  });
+  /** A buffer of `capacity` columns: the past, then NaN. */
+  const buffer = (t: Tensor, capacity: number) => noGrad(() => cat([t, full([B, H, capacity - P, D], Number.NaN)], 2));
+
+  test("equals the concatenating path, with the spare columns never read; the buffer is written in place", () => {
+    noGrad(() => {
+      const want = attn.forward(x, input(past, false));
+      const k = buffer(past.k, P + T + 4);
+      const v = buffer(past.v, P + T + 4);
+      const got = attn.forward(x, input({ k, v, length: P }, true));
+      assert.equal(got.cache.length, P + T);
+      assert.deepEqual(got.cache.k.shape, [B, H, P + T + 4, D], "the same capacity: no copy");
+      assert.ok(maxDiff(got.out, want.out) <= 1e-6);
+      assert.equal(maxDiff(got.cache.k.slice(2, 0, P + T), want.cache.k), 0);
+      assert.equal(maxDiff(got.cache.v.slice(2, 0, P + T), want.cache.v), 0);
+      // The caller's buffer holds the new keys: the write went into its storage.
+      assert.equal(maxDiff(k.slice(2, 0, P + T), want.cache.k), 0);
+      // The concatenating path leaves a cache with spare room as it was, and reads only its length.
+      const again = attn.forward(x, input({ k, v, length: P }, false));
+      assert.ok(maxDiff(again.out, want.out) <= 1e-6);
+      assert.deepEqual(again.cache.k.shape, [B, H, P + T, D]);
+    });
+  });
+
+  test("a full buffer grows by half into a copy that keeps the past", () => {
+    noGrad(() => {
+      const want = attn.forward(x, input(past, false));
+      const k = buffer(past.k, P + 1);
+      const got = attn.forward(x, input({ k, v: buffer(past.v, P + 1), length: P }, true));
+      assert.ok(got.cache.k.size(2) >= P + T, `capacity ${got.cache.k.size(2)}`);
+      assert.ok(maxDiff(got.out, want.out) <= 1e-6);
+      assert.equal(maxDiff(got.cache.k.slice(2, 0, P + T), want.cache.k), 0);
+      assert.equal(maxDiff(got.cache.v.slice(2, 0, P + T), want.cache.v), 0);
+      assert.ok(Number.isNaN(k.slice(2, P).toFloat32()[0]), "the old buffer untouched");
+    });
+  });
+
+  test("refused under autograd: inference only", () => {
+    const k = buffer(past.k, P + T);
+    const v = buffer(past.v, P + T);
+    assert.throws(() => attn.forward(x, input({ k, v, length: P }, true)), /inference only/);
   });
 });
 
