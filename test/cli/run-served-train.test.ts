@@ -214,6 +214,8 @@ test("a served model's training stage waits (exit 3), and --continue-with a serv
   assert.ok(manifest.finishedAt);
   assert.equal(manifest.stages["stic-stage1"].model, `endpoint:tiny-trained@${trainedUrl}`);
   assert.equal(manifest.stages["stic-stage1"].continuedWith.endpoint.model, "tiny-trained");
+  assert.ok(existsSync(join(out, "report.html")), "the report page is built");
+  assert.doesNotMatch(readFileSync(join(out, "run.log"), "utf8"), /report\.html not written/);
 
   // 5. A finished run refuses --continue-with (in this process: the error main.ts prints, exit 1).
   await assert.rejects(

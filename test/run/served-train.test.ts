@@ -32,7 +32,7 @@ const onePair = defineStageKind({
   needs: () => ({ backend: { images: 1 }, weights: true }),
   async run(ctx, config) {
     const data = openStageData(ctx, "pairs.jsonl");
-    await ctx.step("pairs", async () => {
+    await ctx.step("one-pair", async () => {
       const backend = await ctx.openModel(ctx.inputModel);
       await backend.close();
       appendFileSync(join(ctx.stageDir, "exec.log"), `pairs from ${ctx.inputModel}\n`);
@@ -231,6 +231,8 @@ test("a training stage over a served model waits; --continue-with goes on, evalu
   assert.equal(done.stages.s1.continuedWith.endpoint.model, "m1");
   assert.equal(done.stages.s2.model, only);
   assert.equal(readJson(join(out, "stages", "s2", "stage.json")).continuedWith.endpoint.model, "only-one");
+  assert.ok(existsSync(join(out, "report.html")), "the report page is built with the continued rounds");
+  assert.doesNotMatch(readFileSync(join(out, "run.log"), "utf8"), /report\.html not written/);
 
   // 6. A finished run refuses --continue-with; a plain rerun redoes nothing.
   await assert.rejects(
