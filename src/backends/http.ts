@@ -19,7 +19,7 @@
 //     without the answer), summed over.
 //   - Items that fail after the retry budget: generateSettled/scoreSettled report them one by
 //     one ({ok: false, reason}); generate/score throw BackendRequestError naming the first.
-import OpenAI from "openai";
+import OpenAI, { APIError } from "openai";
 import type {
   ChatCompletionCreateParamsNonStreaming,
   ChatCompletionMessageParam,
@@ -248,6 +248,28 @@ export class HttpBackend implements SettlingVisionLanguageModel {
       });
     }
     return this.#probes;
+  }
+
+  /**
+   * The model names the first endpoint lists (GET /models; [] for a server without the route),
+   * with the backend's retries; a call that still fails throws naming the endpoint.
+   */
+  async servedModels(): Promise<string[]> {
+    this.#checkOpen();
+    const endpoint = this.pool.endpoints[0];
+    const outcome = await this.#send(
+      { method: "get", path: "/models", key: "models", parse: (a: unknown) => a },
+      endpoint,
+    );
+    if (!outcome.ok) {
+      const status = outcome.error instanceof APIError ? outcome.error.status : undefined;
+      if (status === 404) return [];
+      throw new Error(`endpoint ${endpoint.baseUrl}: GET /models failed: ${outcome.reason}`);
+    }
+    const data = (outcome.value as { data?: unknown })?.data;
+    return Array.isArray(data)
+      ? data.map((m) => (m as { id?: unknown })?.id).filter((id): id is string => typeof id === "string")
+      : [];
   }
 
   /** What every endpoint can do (the least of them). */

@@ -50,3 +50,13 @@ export async function openBackend(spec: BackendSpec, needs: BackendNeeds): Promi
   }
   return backend;
 }
+
+/** The model names an OpenAI-compatible server lists (GET /models at the spec's first URL). */
+export async function listServedModels(spec: Omit<HttpBackendOptions, "model">): Promise<string[]> {
+  const backend = new HttpBackend({ ...spec, model: "(listing)" });
+  try {
+    return await backend.servedModels();
+  } finally {
+    await backend.close();
+  }
+}

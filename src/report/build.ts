@@ -44,7 +44,7 @@ export function buildReport(options: ReportOptions): string {
     throw new ReportInputError("report: several runs need their comparison across runs (compareRunDirs), none given");
   }
   const comparison = options.comparison ?? runs[0].comparison;
-  const truth = new SceneTruth(options.worldDir ?? runs[0].config.world.dir);
+  const truth = new SceneTruth(options.worldDir ?? runs[0].config.world?.dir ?? null);
   const charts = new ChartIds();
   const baseline = comparison?.baseline ?? runs[0].rounds[0]?.name ?? "base";
   const sections: PageParts["sections"] = [
@@ -73,7 +73,9 @@ function subtitle(runs: readonly RunFolder[], truth: SceneTruth): Markup {
   const world = truth.available
     ? html`Scene truth from <code>${truth.dir}</code>: object mentions are marked
 <span class="legend"><mark class="present">present</mark> or <mark class="hallucinated">hallucinated</mark></span>.`
-    : html`No world at <code>${truth.dir}</code>: mentions are <mark class="unknown">unmarked</mark> (<code>--world DIR</code> names it).`;
+    : truth.dir === null
+      ? html`No world (the run's images are the user's): mentions are <mark class="unknown">unmarked</mark>.`
+      : html`No world at <code>${truth.dir}</code>: mentions are <mark class="unknown">unmarked</mark> (<code>--world DIR</code> names it).`;
   const dirs = runs.map((r) => html`<code>${r.dir}</code> `);
   return html`${runs.length === 1 ? "Run" : `${runs.length} runs`}: ${dirs}(seed${runs.length === 1 ? "" : "s"} ${runs
     .map((r) => r.config.seed)

@@ -42,20 +42,22 @@ const ConfigSchema = z.looseObject({
   name: z.string(),
   profile: z.string().nullable().optional(),
   seed: z.number(),
-  world: z.looseObject({ dir: z.string() }),
+  // Absent in a run over the user's images (`images:`): no scene truth to mark mentions with.
+  world: z.looseObject({ dir: z.string() }).optional(),
   eval: z.looseObject({ split: z.string().optional() }).optional(),
   stages: z.array(z.looseObject({ name: z.string(), type: z.string() })),
 });
 
 const StageDoneSchema = z.looseObject({ seconds: z.number(), finishedAt: z.string().optional() });
-const StepSchema = z.looseObject({ step: z.string(), seconds: z.number(), result: z.unknown() });
+// A step that returned nothing is stored without `result` (runStep).
+const StepSchema = z.looseObject({ step: z.string(), seconds: z.number(), result: z.unknown().optional() });
 
 export interface StageFolder {
   name: string;
   type: string;
   /** Null while the stage has not finished. */
   seconds: number | null;
-  steps: { step: string; seconds: number; result: unknown }[];
+  steps: { step: string; seconds: number; result?: unknown }[];
   /** One line per training step (empty for a stage that does not train). */
   training: MetricsRecord[];
   /** `stages/<name>/data` when the stage wrote a dataset. */

@@ -9,7 +9,7 @@ import type { WorldConfig } from "../world/config.js";
 import { readJsonIfExists, writeJsonAtomic } from "./atomic.js";
 import type { ProgressReporter } from "./progress.js";
 import { NAME_PATTERN } from "./recipe.js";
-import type { StageContext } from "./stage-kind.js";
+import type { ServedModel, StageContext, TrainElsewhere } from "./stage-kind.js";
 
 interface StoredStep {
   step: string;
@@ -56,6 +56,9 @@ export interface ContextInit {
   world: { dir: string; config: WorldConfig } | null;
   images: ImageSourceSpec | null;
   dataOnly: boolean;
+  servedInput: ServedModel | null;
+  trainElsewhere: TrainElsewhere;
+  runCommand: string;
   openModel(dir: string): Promise<VisionLanguageModel>;
   reporter: ProgressReporter;
   log(line: string): void;
@@ -75,6 +78,9 @@ export function makeStageContext(init: ContextInit): StageContext {
     world: init.world,
     images: init.images,
     dataOnly: init.dataOnly,
+    servedInput: init.servedInput,
+    trainElsewhere: init.trainElsewhere,
+    runCommand: init.runCommand,
     openModel: init.openModel,
     step: (name, fn) => runStep(stepsDir, name, fn, init.signal),
     progress: (label, total, initial) => init.reporter.start(`${init.name}: ${label}`, total, initial),

@@ -53,4 +53,11 @@ export {
   type StageResult,
   stageKinds,
 } from "./stage-kind.js";
+export {
+  type Continuation,
+  ContinueError,
+  type ContinueWith,
+  WAITING_EXIT_CODE,
+  type WaitingState,
+} from "./waiting.js";
 export { ensureWorld, evalSplits, WorldMismatchError } from "./world.js";

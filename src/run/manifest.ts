@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ImageSourceSpec } from "../data/image-source.js";
+import type { Continuation, WaitingState } from "./waiting.js";
 
 export interface Manifest {
   selfsynth: string;
@@ -25,8 +26,15 @@ export interface Manifest {
   inputs: {
     model: { dir: string; files: Record<string, string> } | { endpoint: { baseUrls: string[]; model: string } };
   };
-  /** Filled when the run finishes: each stage's output files under stages/<name>/ (sha256). */
-  stages: Record<string, { type: string; model: string; files: Record<string, string> }>;
+  /**
+   * Each finished stage's output files under stages/<name>/ (sha256), filled when the run finishes
+   * or waits; a stage continued with a served model (`--continue-with`) records it.
+   */
+  stages: Record<string, { type: string; model: string; files: Record<string, string>; continuedWith?: Continuation }>;
+  /** running (work may be ahead), waiting (for a stage's trained model: waiting.json), finished. */
+  status?: "running" | "waiting" | "finished";
+  /** While waiting: the stage, its export and the commands (as waiting.json). */
+  waiting?: WaitingState;
   startedAt: string;
   finishedAt: string | null;
 }

@@ -3,7 +3,9 @@
 // report by a label, `endpoint:<name>@<first base URL>`, which the runner opens as the endpoints;
 // its API key comes from the environment variable the recipe names, checked when the run starts.
 // Also at the start: what each stage needs of the model (stage kinds declare it: stage-kind.ts),
-// so that a stage the endpoint cannot serve fails before any generation is spent.
+// so that a stage the endpoint cannot serve fails before any generation is spent. A stage that
+// trains a served model is no such stage: it hands its training off and the run waits for the
+// trained model, which `--continue-with` gives as another endpoint (src/run/runner.ts).
 import type { BackendNeeds, BackendSpec } from "../backends/index.js";
 import type { EndpointModel, ModelRef, Recipe } from "./recipe.js";
 import { type StageConfig, stageNeeds } from "./stage-kind.js";
@@ -17,8 +19,13 @@ export function endpointOf(model: ModelRef): EndpointModel | null {
 }
 
 /** How stage results and the report name a served model. */
-export function endpointLabel(endpoint: EndpointModel): string {
+export function endpointLabel(endpoint: { model: string; baseUrls: readonly string[] }): string {
   return `endpoint:${endpoint.model}@${endpoint.baseUrls[0]}`;
+}
+
+/** Whether a stage result's model names a served model (endpointLabel) rather than a folder. */
+export function isEndpointLabel(model: string): boolean {
+  return model.startsWith("endpoint:");
 }
 
 /** The model as stages get it: the folder, or the endpoint's label. */
@@ -32,13 +39,14 @@ export function endpointSpec(
   endpoint: EndpointModel,
   source: string,
   env: NodeJS.ProcessEnv = process.env,
+  field = "model.endpoint.apiKeyEnv",
 ): BackendSpec & { kind: "openai" } {
   let apiKey: string | undefined;
   if (endpoint.apiKeyEnv !== undefined) {
     apiKey = env[endpoint.apiKeyEnv];
     if (apiKey === undefined || apiKey === "")
       throw new ModelSourceError(
-        `${source}: model.endpoint.apiKeyEnv: the environment variable ${endpoint.apiKeyEnv} is not set (it should hold the API key of ${endpoint.baseUrls.join(", ")})`,
+        `${source}: ${field}: the environment variable ${endpoint.apiKeyEnv} is not set (it should hold the API key of ${endpoint.baseUrls.join(", ")})`,
       );
   }
   return {
@@ -53,8 +61,9 @@ export function endpointSpec(
 }
 
 /**
- * Every stage runs on the endpoint (none can train it), so each must do without weights and
- * without the embedded model's insides; throws naming the first stage that cannot, and how to go on.
+ * Every stage runs on a served model: the recipe's endpoint, or the trained model a hand-off waits
+ * for (served too). A stage that trains hands its training off (no weights are needed here); one
+ * that runs inside the embedded model itself cannot run at all. Throws naming the first such stage.
  */
 export function checkStagesOverEndpoint(stages: readonly StageConfig[], endpoint: EndpointModel, source: string): void {
   const where = `${endpoint.model} at ${endpoint.baseUrls.join(", ")}`;
@@ -65,17 +74,16 @@ export function checkStagesOverEndpoint(stages: readonly StageConfig[], endpoint
       throw new ModelSourceError(
         `${at} cannot run over the endpoint model ${where}: ${needs.embeddedOnly}; give model: a checkpoint folder`,
       );
-    if (needs.weights === true)
-      throw new ModelSourceError(
-        `${at} trains its model, and the model is the endpoint ${where}: this run does not hold its weights. Set dataOnly: true on the stage to make its data only (export it with selfsynth export and train elsewhere), or give model: a checkpoint folder`,
-      );
   }
 }
 
-/** What the run asks of its model: every stage's backend needs, and an image per request to evaluate. */
-export function runNeeds(recipe: Recipe): BackendNeeds {
+/**
+ * What the run asks of its model: the backend needs of `stages` (default: every stage), and an
+ * image per request when it evaluates.
+ */
+export function runNeeds(recipe: Recipe, stages: readonly StageConfig[] = recipe.stages): BackendNeeds {
   const needs: BackendNeeds = { images: recipe.eval.benches.length > 0 ? 1 : 0 };
-  for (const s of recipe.stages) {
+  for (const s of stages) {
     const b = stageNeeds(s).backend ?? {};
     needs.images = Math.max(needs.images ?? 0, b.images ?? 0);
     if (b.scoring === true) needs.scoring = true;

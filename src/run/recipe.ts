@@ -26,9 +26,13 @@
 //   images: { folder: DIR } | { jsonl: FILE } | { parquet: FILE, column: NAME }
 //     the stages' unlabeled pool images instead of `world:` (src/data/image-source.ts); a recipe
 //     without `world:` evaluates nothing by default (the benches are SceneWorld's).
-// A stage's `dataOnly: true` makes its data and skips its training (a stage over an endpoint must:
-// the weights are not here). Which stage reads which source is checked here, from what each stage
-// kind declares (needsSplits, needs); what an endpoint serves is checked when the run starts.
+// A stage that trains over a served model makes its data, then hands its training off (an export
+// for TRL and LLaMA-Factory with ready configs) and the run waits for the trained model
+// (`selfsynth run ... --continue-with URL`); `trainElsewhere: { baseModel, template }`, on the
+// recipe or a stage, names the weights and LLaMA-Factory's template those configs use. A stage's
+// `dataOnly: true` makes its data and skips its training, with no hand-off. Which stage reads which
+// source is checked here, from what each stage kind declares (needsSplits, needs); what an
+// endpoint serves is checked when the run starts.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
@@ -38,7 +42,7 @@ import { BENCH_NAMES } from "../eval/benches.js";
 import { EVAL_SPLITS } from "../eval/world-benches.js";
 import { describeIssues, formatPath } from "../util/zod-issues.js";
 import { checkOneMode, modeFields } from "./inference-mode.js";
-import { getStageKind, type StageConfig, stageKinds, stageNeeds } from "./stage-kind.js";
+import { getStageKind, type StageConfig, stageKinds, stageNeeds, type TrainElsewhere } from "./stage-kind.js";
 
 /** Names that become folder names (run, stage, profile). */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -92,6 +96,24 @@ const EndpointSchema = z
   .strict();
 export type EndpointModel = z.output<typeof EndpointSchema>;
 
+/** `trainElsewhere:` (recipe or stage): what a hand-off's training configs name (stage-kind.ts). */
+const TrainElsewhereSchema = z
+  .object({
+    baseModel: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "the weights to train: a Hugging Face id or a folder on the training machine (default: the served model's name)",
+      ),
+    template: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("LLaMA-Factory's chat template, e.g. llava, qwen2_vl (default: guessed from the model's name)"),
+  })
+  .strict();
+
 const CheckpointSchema = z.string().min(1);
 const ServedSchema = z.object({ endpoint: EndpointSchema }).strict();
 /** A checkpoint folder, or a served model. */
@@ -121,6 +143,8 @@ export interface Recipe {
   /** The user's images: the stages' unlabeled pool instead of the world's. */
   images?: ImageSourceSpec;
   model: ModelRef;
+  /** Defaults of the stages' `trainElsewhere` (baseModel: the recipe's model's weights only). */
+  trainElsewhere?: TrainElsewhere;
   eval: EvalConfig;
   stages: StageConfig[];
 }
@@ -139,6 +163,7 @@ export function recipeSchema() {
         type: z.literal(k.type),
         evaluate: z.boolean().optional(),
         dataOnly: z.boolean().optional(),
+        trainElsewhere: TrainElsewhereSchema.optional(),
       })
       .strict(),
   );
@@ -157,6 +182,7 @@ export function recipeSchema() {
         .optional(),
       images: ImageSourceSchema.optional(),
       model: ModelSchema,
+      trainElsewhere: TrainElsewhereSchema.optional(),
       eval: evalConfigSchema().prefault({}),
       profiles: z.unknown().optional(),
       stages: z.array(stage),
@@ -334,6 +360,7 @@ export function resolveRecipe(doc: unknown, source: string, options: ResolveOpti
     ...(r.world === undefined ? {} : { world: r.world }),
     ...(r.images === undefined ? {} : { images: r.images }),
     model: r.model,
+    ...(r.trainElsewhere === undefined ? {} : { trainElsewhere: r.trainElsewhere }),
     eval: r.eval,
     stages: r.stages as StageConfig[],
   };

@@ -12,10 +12,17 @@
 // Order: check the config against a stored one, hash the input model, make sure the world splits
 // exist, evaluate the base model, then each stage in turn (skipped when its stage.json is there),
 // evaluating its output model when it asks for it; the report is rewritten after every round.
+//
+// Over a served model, a stage that trains hands its training off instead (trainStageModel writes
+// `<stage>/export/`) and the run stops, waiting for the trained model (waiting.json, waiting.ts):
+// a rerun prints the same message and does nothing else; a rerun with `continueWith` (the CLI's
+// --continue-with URL) probes that server, records it as the stage's model in its stage.json and
+// goes on: the stage's round is evaluated over it and later stages start from it.
 import { appendFileSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import type { BackendNeeds, BackendSpec } from "../backends/index.js";
+import type { BackendNeeds, BackendSpec, HttpBackendOptions } from "../backends/index.js";
 import type { VisionLanguageModel } from "../backends/types.js";
+import type { Handoff } from "../data/export/handoff.js";
 import { checkImageSource, describeImageSource } from "../data/image-source.js";
 import type { Comparison } from "../eval/comparison.js";
 import type { AnyBenchSpec, Metrics } from "../eval/types.js";
@@ -28,10 +35,36 @@ import { makeStageContext } from "./context.js";
 import { evaluateRound, type LoadBench } from "./eval.js";
 import { lockRun } from "./lock.js";
 import { checkSameConfig, checkSameInputs, type Manifest, selfsynthVersion } from "./manifest.js";
-import { checkStagesOverEndpoint, endpointOf, endpointSpec, modelLabel, runNeeds } from "./model-source.js";
+import {
+  checkStagesOverEndpoint,
+  endpointLabel,
+  endpointOf,
+  endpointSpec,
+  isEndpointLabel,
+  modelLabel,
+  runNeeds,
+} from "./model-source.js";
 import { ProgressReporter } from "./progress.js";
-import { BASE_ROUND, defaultRunDir, loadRecipe, type Recipe, stageSeed } from "./recipe.js";
-import { getStageKind, type StageConfig, type StageResult, stageNeeds } from "./stage-kind.js";
+import { BASE_ROUND, defaultRunDir, type EndpointModel, loadRecipe, type Recipe, stageSeed } from "./recipe.js";
+import {
+  getStageKind,
+  type ServedModel,
+  type StageConfig,
+  type StageResult,
+  stageNeeds,
+  type TrainElsewhere,
+} from "./stage-kind.js";
+import {
+  type Continuation,
+  ContinueError,
+  type ContinueWith,
+  clearWaiting,
+  readWaiting,
+  shellWord,
+  type WaitingState,
+  waitingMessage,
+  writeWaiting,
+} from "./waiting.js";
 import { ensureWorld, evalSplits, type WorldState } from "./world.js";
 
 export interface Round {
@@ -55,6 +88,8 @@ export interface RunDeps {
   openModel(dir: string): Promise<VisionLanguageModel>;
   /** A served model's backend; with `needs`, checked now to serve them (probing the endpoints). */
   openEndpoint(spec: BackendSpec & { kind: "openai" }, needs?: BackendNeeds): Promise<VisionLanguageModel>;
+  /** The model names a server lists (GET /models): `--continue-with` without `--continue-model`. */
+  listModels(spec: Omit<HttpBackendOptions, "model">): Promise<string[]>;
   loadBench: LoadBench;
   /** libtorch's version and thread setting (imported lazily: loading the engine loads libtorch). */
   engine(): Promise<{ torchVersion(): string; setNumThreads(n: number): void }>;
@@ -70,6 +105,10 @@ function defaultDeps(): RunDeps {
     async openEndpoint(spec, needs) {
       const { createBackend, openBackend } = await import("../backends/index.js");
       return needs === undefined ? createBackend(spec) : openBackend(spec, needs);
+    },
+    async listModels(spec) {
+      const { listServedModels } = await import("../backends/index.js");
+      return listServedModels(spec);
     },
     async loadBench(name, worldDir, split) {
       const { bench, items } = loadWorldBench(name, worldDir, { split });
@@ -89,11 +128,18 @@ export interface RunRecipeOptions {
   threads?: number;
   signal?: AbortSignal;
   deps?: Partial<RunDeps>;
+  /**
+   * The trained model of the stage the run waits for, served (`--continue-with`): recorded as the
+   * stage's model, and the run goes on with it. An error when the run is not waiting.
+   */
+  continueWith?: ContinueWith;
 }
 
 export interface RunOutcome {
   runDir: string;
   report: Report;
+  /** Set when the run stopped waiting for a stage's trained model (waiting.json). */
+  waiting?: WaitingState;
 }
 
 interface StoredStage extends StageResult {
@@ -102,6 +148,8 @@ interface StoredStage extends StageResult {
   seed: number;
   seconds: number;
   finishedAt: string;
+  /** The served model `--continue-with` gave as this stage's trained model. */
+  continuedWith?: Continuation;
 }
 
 /** Runs (or resumes) a recipe; resolves with the run folder and the report. */
@@ -113,10 +161,22 @@ export async function runRecipe(options: RunRecipeOptions): Promise<RunOutcome> 
   mkdirSync(runDir, { recursive: true });
   const unlock = lockRun(runDir);
   try {
-    return await run(recipe, sha256, runDir, options.recipePath, deps, signal);
+    return await run(recipe, sha256, runDir, options.recipePath, deps, signal, {
+      continueWith: options.continueWith,
+      runCommand: resumeCommand(options, runDir),
+    });
   } finally {
     unlock();
   }
+}
+
+/** The command that resumes this run: the recipe, the folder, and the overrides it was given. */
+function resumeCommand(options: RunRecipeOptions, runDir: string): string {
+  const words = ["selfsynth", "run", options.recipePath, "--out", runDir];
+  if (options.profile !== undefined) words.push("--profile", options.profile);
+  if (options.seed !== undefined) words.push("--seed", String(options.seed));
+  if (options.threads !== undefined) words.push("--threads", String(options.threads));
+  return words.map(shellWord).join(" ");
 }
 
 /** What every part of one run shares. */
@@ -124,10 +184,16 @@ interface RunState {
   recipe: Recipe;
   runDir: string;
   deps: RunDeps;
-  /** Opens a model a stage or an evaluation names: a folder, or the recipe's endpoint by its label. */
+  /** Opens a model a stage or an evaluation names: a folder, or a served model by its label. */
   openModel(model: string): Promise<VisionLanguageModel>;
   /** The recipe's endpoint model's label, or null. */
   endpoint: string | null;
+  /** Every served model of the run by its label: the recipe's, and each stage's `continuedWith`. */
+  endpoints: Map<string, EndpointModel>;
+  /** A served model's backend spec (its API key read now). */
+  specOf(served: EndpointModel): BackendSpec & { kind: "openai" };
+  /** The command that resumes the run (for a hand-off's guide and the waiting message). */
+  runCommand: string;
   signal: AbortSignal;
   log(line: string): void;
 }
@@ -139,6 +205,7 @@ async function run(
   recipePath: string,
   deps: RunDeps,
   signal: AbortSignal,
+  options: { continueWith?: ContinueWith; runCommand: string },
 ): Promise<RunOutcome> {
   const logPath = join(runDir, "run.log");
   const log = (line: string) => {
@@ -146,12 +213,60 @@ async function run(
     appendFileSync(logPath, `${new Date().toISOString()} ${line}\n`);
   };
   const endpoint = endpointOf(recipe.model);
-  const spec = endpoint === null ? null : endpointSpec(endpoint, recipePath);
   const label = endpoint === null ? null : modelLabel(recipe.model);
-  const openModel = (model: string) =>
-    spec !== null && model === label ? deps.openEndpoint(spec) : deps.openModel(model);
-  const state: RunState = { recipe, runDir, deps, openModel, endpoint: label, signal, log };
-  const { manifest, world } = await prepare(state, recipePath, recipeSha);
+  // The served models: the recipe's, and those earlier --continue-with gave (in their stage.json).
+  const endpoints = new Map<string, EndpointModel>();
+  if (endpoint !== null && label !== null) endpoints.set(label, endpoint);
+  for (const s of recipe.stages) {
+    const continued = readStage(runDir, s.name)?.continuedWith;
+    if (continued !== undefined) endpoints.set(endpointLabel(continued.endpoint), continued.endpoint);
+  }
+  // The API key is read from its variable at each opening; an unset one names the flag or field.
+  const specOf = (served: EndpointModel) =>
+    served === endpoint
+      ? endpointSpec(served, recipePath)
+      : endpointSpec(served, "--continue-with", process.env, "--continue-api-key-env");
+  const openModel = (model: string) => {
+    const served = endpoints.get(model);
+    return served === undefined ? deps.openModel(model) : deps.openEndpoint(specOf(served));
+  };
+  const state: RunState = {
+    recipe,
+    runDir,
+    deps,
+    openModel,
+    specOf,
+    endpoint: label,
+    endpoints,
+    runCommand: options.runCommand,
+    signal,
+    log,
+  };
+
+  // The config before anything else: waiting or not, a rerun with another recipe is refused.
+  const configPath = join(runDir, "config.resolved.json");
+  const storedConfig = readJsonIfExists(configPath);
+  if (storedConfig !== undefined) checkSameConfig(runDir, storedConfig, recipe);
+  else if (options.continueWith !== undefined)
+    throw new ContinueError(`run ${runDir} has not started: --continue-with continues a run that waits for a model`);
+  else writeJsonAtomic(configPath, recipe);
+
+  let waiting = readWaiting(runDir);
+  // Killed between a continuation's stage.json and the removal of waiting.json: the stage is done.
+  if (waiting !== undefined && readStage(runDir, waiting.stage) !== undefined) {
+    clearWaiting(runDir);
+    waiting = undefined;
+  }
+  let probed: string | null = null;
+  if (options.continueWith !== undefined) {
+    probed = await continueWaiting(state, waiting, options.continueWith);
+  } else if (waiting !== undefined) {
+    // Nothing to do until the trained model is served: the same message, no work, no probe.
+    log(waiting.message);
+    return { runDir, report: readJsonIfExists<Report>(join(runDir, "report.json")) ?? { rounds: [] }, waiting };
+  }
+
+  const { manifest, world } = await prepare(state, recipePath, recipeSha, probed);
 
   const report: Report = { rounds: [] };
   const loadBench = cachedLoadBench(deps.loadBench);
@@ -180,23 +295,145 @@ async function run(
   await evaluate(BASE_ROUND, modelLabel(recipe.model));
   let model = modelLabel(recipe.model);
   const results: StoredStage[] = [];
+  const recordStages = () => {
+    for (const s of results) {
+      manifest.stages[s.name] = {
+        type: s.type,
+        model: s.model,
+        files: hashFiles(join(runDir, "stages", s.name)),
+        ...(s.continuedWith === undefined ? {} : { continuedWith: s.continuedWith }),
+      };
+    }
+  };
   for (const config of recipe.stages) {
     signal.throwIfAborted();
-    const stored = await runStage(state, config, model, world);
-    results.push(stored);
-    model = stored.model === label ? stored.model : loadedPath(runDir, stored.model);
-    if (config.evaluate ?? stored.evaluate) await evaluate(config.name, model);
+    const outcome = await runStage(state, config, model, world);
+    if ("handoff" in outcome) {
+      // The stage's training is handed off: the run waits for its trained model.
+      const waitingNow: WaitingState = {
+        stage: config.name,
+        type: config.type,
+        since: new Date().toISOString(),
+        inputModel: model,
+        handoff: outcome.handoff,
+        message: waitingMessage(runDir, config.name, outcome.handoff.guide, options.runCommand),
+      };
+      writeWaiting(runDir, waitingNow);
+      recordStages();
+      manifest.status = "waiting";
+      manifest.waiting = waitingNow;
+      writeJsonAtomic(join(runDir, "manifest.json"), manifest);
+      log(waitingNow.message);
+      return { runDir, report, waiting: waitingNow };
+    }
+    results.push(outcome);
+    model = isEndpointLabel(outcome.model) ? outcome.model : loadedPath(runDir, outcome.model);
+    if (config.evaluate ?? outcome.evaluate) await evaluate(config.name, model);
   }
 
-  for (const s of results) {
-    manifest.stages[s.name] = { type: s.type, model: s.model, files: hashFiles(join(runDir, "stages", s.name)) };
-  }
+  recordStages();
+  manifest.status = "finished";
   manifest.finishedAt = new Date().toISOString();
   writeJsonAtomic(join(runDir, "manifest.json"), manifest);
   writeJsonAtomic(join(runDir, "report.json"), report);
   writeReportPage(runDir, report, log);
   log(`run ${runDir}: finished`);
   return { runDir, report };
+}
+
+function readStage(runDir: string, name: string): StoredStage | undefined {
+  return readJsonIfExists<StoredStage>(join(runDir, "stages", name, "stage.json"));
+}
+
+/** The model the first unfinished stage starts from, and the stages still to run. */
+function currentModel(state: RunState): { model: string; remaining: StageConfig[] } {
+  let model = modelLabel(state.recipe.model);
+  const remaining: StageConfig[] = [];
+  for (const s of state.recipe.stages) {
+    const done = remaining.length === 0 ? readStage(state.runDir, s.name) : undefined;
+    if (done === undefined) remaining.push(s);
+    else model = isEndpointLabel(done.model) ? done.model : loadedPath(state.runDir, done.model);
+  }
+  return { model, remaining };
+}
+
+/**
+ * `--continue-with`: the trained model of the stage the run waits for, served. Refused unless the
+ * run waits; probed for what the rest of the run asks (a refused connection, a name the server
+ * lacks: errors naming the URL, and the run still waits); then recorded as the stage's model in its
+ * stage.json, and waiting.json removed. Resolves with the served model's label.
+ */
+async function continueWaiting(
+  state: RunState,
+  waiting: WaitingState | undefined,
+  given: ContinueWith,
+): Promise<string> {
+  const { recipe, runDir, deps, log } = state;
+  if (waiting === undefined) {
+    const manifest = readJsonIfExists<Manifest>(join(runDir, "manifest.json"));
+    if (manifest?.finishedAt)
+      throw new ContinueError(
+        `run ${runDir} has finished: --continue-with continues a run that waits for a stage's trained model`,
+      );
+    throw new ContinueError(
+      `run ${runDir} is not waiting for a model: --continue-with continues a run stopped at a stage that trains a served model; rerun without it to resume`,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(given.baseUrl);
+  } catch {
+    url = new URL("invalid:");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new ContinueError(
+      `--continue-with ${given.baseUrl}: expected the server's http(s) base URL, such as http://host:8000/v1`,
+    );
+  const index = recipe.stages.findIndex((s) => s.name === waiting.stage);
+  if (index < 0) throw new ContinueError(`${runDir}/waiting.json names stage ${waiting.stage}, which the recipe lacks`);
+  // The client settings (concurrency, time-out, attempts) of the endpoint the stage started from.
+  const from = state.endpoints.get(waiting.inputModel);
+  const settings = {
+    baseUrls: [given.baseUrl],
+    ...(given.apiKeyEnv === undefined ? {} : { apiKeyEnv: given.apiKeyEnv }),
+    ...(from?.concurrency === undefined ? {} : { concurrency: from.concurrency }),
+    ...(from?.timeoutMs === undefined ? {} : { timeoutMs: from.timeoutMs }),
+    ...(from?.maxAttempts === undefined ? {} : { maxAttempts: from.maxAttempts }),
+  };
+  const spec = (e: EndpointModel) => state.specOf(e);
+  let name = given.model;
+  if (name === undefined) {
+    const { kind: _kind, model: _model, ...listing } = spec({ ...settings, model: "(listing)" });
+    const listed = await deps.listModels(listing);
+    if (listed.length !== 1)
+      throw new ContinueError(
+        `--continue-with ${given.baseUrl}: the server lists ${listed.length === 0 ? "no model" : `several models (${listed.join(", ")})`}; name the trained one with --continue-model NAME`,
+      );
+    name = listed[0];
+  }
+  const served: EndpointModel = { ...settings, model: name };
+  const needs = runNeeds(recipe, recipe.stages.slice(index + 1));
+  const backend = await deps.openEndpoint(spec(served), needs);
+  await backend.close();
+  const label = endpointLabel(served);
+  log(`model: ${name} at ${given.baseUrl} serves ${describeNeeds(needs)}`);
+  const config = recipe.stages[index];
+  const now = new Date().toISOString();
+  const stored: StoredStage = {
+    name: config.name,
+    type: config.type,
+    seed: stageSeed(recipe.seed, config.name),
+    model: label,
+    evaluate: true,
+    seconds: (Date.parse(now) - Date.parse(waiting.since)) / 1000,
+    finishedAt: now,
+    continuedWith: { endpoint: served, at: now, export: waiting.handoff.exportDir },
+  };
+  writeJsonAtomic(join(runDir, "stages", config.name, "stage.json"), stored);
+  clearWaiting(runDir);
+  state.endpoints.set(label, served);
+  log(`stage ${config.name}: continued with ${label} (trained from ${waiting.handoff.exportDir})`);
+  return label;
 }
 
 /**
@@ -207,13 +444,9 @@ async function prepare(
   state: RunState,
   recipePath: string,
   recipeSha: string,
+  probed: string | null,
 ): Promise<{ manifest: Manifest; world: WorldState | null }> {
   const { recipe, runDir, deps, log } = state;
-  const configPath = join(runDir, "config.resolved.json");
-  const storedConfig = readJsonIfExists(configPath);
-  if (storedConfig !== undefined) checkSameConfig(runDir, storedConfig, recipe);
-  else writeJsonAtomic(configPath, recipe);
-
   const manifestPath = join(runDir, "manifest.json");
   const storedManifest = readJsonIfExists<Manifest>(manifestPath);
   const endpoint = endpointOf(recipe.model);
@@ -227,7 +460,7 @@ async function prepare(
     checkSameInputs(runDir, storedManifest, modelFiles);
     inputModel = { dir, files: modelFiles };
   } else {
-    // Before any stage: a stage that would train the endpoint, then the images, then the endpoint itself.
+    // Before any stage: a stage that cannot run over a served model, then the images, then the endpoint itself.
     checkStagesOverEndpoint(recipe.stages, endpoint, recipePath);
     inputModel = { endpoint: { baseUrls: endpoint.baseUrls, model: endpoint.model } };
   }
@@ -235,11 +468,15 @@ async function prepare(
     const n = await checkImageSource(recipe.images);
     log(`images: ${describeImageSource(recipe.images)} lists ${n} images`);
   }
-  if (endpoint !== null) {
-    const needs = runNeeds(recipe);
-    const backend = await deps.openEndpoint(endpointSpec(endpoint, recipePath), needs);
+  // The served model the rest of the run starts from (the recipe's, or the latest one
+  // --continue-with gave), probed for what the stages still to run ask of it.
+  const current = currentModel(state);
+  const served = state.endpoints.get(current.model);
+  if (served !== undefined && current.model !== probed) {
+    const needs = runNeeds(recipe, current.remaining);
+    const backend = await deps.openEndpoint(state.specOf(served), needs);
     await backend.close();
-    log(`model: ${endpoint.model} at ${endpoint.baseUrls.join(", ")} serves ${describeNeeds(needs)}`);
+    log(`model: ${served.model} at ${served.baseUrls.join(", ")} serves ${describeNeeds(needs)}`);
   }
 
   let world: WorldState | null = null;
@@ -274,6 +511,7 @@ async function prepare(
     ...(recipe.images === undefined ? {} : { images: recipe.images }),
     inputs: { model: inputModel },
     stages: {},
+    status: "running",
     startedAt: storedManifest?.startedAt ?? new Date().toISOString(),
     finishedAt: null,
   };
@@ -296,17 +534,19 @@ function writeReportPage(runDir: string, report: Report, log: (line: string) => 
   }
 }
 
-/** Runs one stage from `model`, or reads its stage.json when it finished earlier. */
+/**
+ * Runs one stage from `model`, or reads its stage.json when it finished earlier; a stage over a
+ * served model that handed its training off gives its hand-off instead (no stage.json: it waits).
+ */
 async function runStage(
   state: RunState,
   config: StageConfig,
   model: string,
   world: WorldState | null,
-): Promise<StoredStage> {
+): Promise<StoredStage | { handoff: Handoff }> {
   const { recipe, runDir, deps, signal, log } = state;
   const stageDir = join(runDir, "stages", config.name);
-  const donePath = join(stageDir, "stage.json");
-  const done = readJsonIfExists<StoredStage>(donePath);
+  const done = readStage(runDir, config.name);
   if (done !== undefined) {
     log(`stage ${config.name}: finished earlier, skipped`);
     return done;
@@ -314,6 +554,9 @@ async function runStage(
   mkdirSync(stageDir, { recursive: true });
   const seed = stageSeed(recipe.seed, config.name);
   log(`stage ${config.name} (${config.type}, seed ${seed}): from ${model}`);
+  const served = state.endpoints.get(model);
+  const servedInput: ServedModel | null =
+    served === undefined ? null : { model: served.model, baseUrls: [...served.baseUrls] };
   const ctx = makeStageContext({
     runDir,
     stageDir,
@@ -325,6 +568,10 @@ async function runStage(
     world: recipe.world === undefined || world === null ? null : { dir: recipe.world.dir, config: world.config },
     images: recipe.images ?? null,
     dataOnly: config.dataOnly === true,
+    servedInput,
+    // The recipe's model by identity (a continuation may be served under the same name and URL).
+    trainElsewhere: trainElsewhereOf(recipe, config, served !== undefined && served === endpointOf(recipe.model)),
+    runCommand: state.runCommand,
     openModel: state.openModel,
     reporter: deps.reporter,
     log: (line) => log(`[${config.name}] ${line}`),
@@ -332,18 +579,34 @@ async function runStage(
   });
   const t0 = performance.now();
   const result = await getStageKind(config.type).run(ctx, config);
+  if (result.waiting !== undefined) return { handoff: result.waiting };
   const stored: StoredStage = {
     name: config.name,
     type: config.type,
     seed,
-    model: result.model === state.endpoint ? result.model : storedPath(runDir, result.model),
+    model: isEndpointLabel(result.model) ? result.model : storedPath(runDir, result.model),
     evaluate: result.evaluate,
     seconds: (performance.now() - t0) / 1000,
     finishedAt: new Date().toISOString(),
   };
-  writeJsonAtomic(donePath, stored);
+  writeJsonAtomic(join(stageDir, "stage.json"), stored);
   log(`stage ${config.name}: done in ${stored.seconds.toFixed(1)} s, model ${result.model}`);
   return stored;
+}
+
+/**
+ * A stage's `trainElsewhere`: its own fields over the recipe's; the recipe's baseModel names the
+ * recipe's model's weights, so it applies only to a stage that starts from that model.
+ */
+function trainElsewhereOf(recipe: Recipe, config: StageConfig, fromRecipeModel: boolean): TrainElsewhere {
+  const base = recipe.trainElsewhere ?? {};
+  const own = config.trainElsewhere ?? {};
+  const baseModel = own.baseModel ?? (fromRecipeModel ? base.baseModel : undefined);
+  const template = own.template ?? base.template;
+  return {
+    ...(baseModel === undefined ? {} : { baseModel }),
+    ...(template === undefined ? {} : { template }),
+  };
 }
 
 /** The recipe's world folder (only asked for when benches run, which the recipe schema ties to a world). */

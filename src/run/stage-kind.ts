@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import type { BackendNeeds } from "../backends/needs.js";
 import type { VisionLanguageModel } from "../backends/types.js";
+import type { Handoff } from "../data/export/handoff.js";
 import type { ImageSourceSpec } from "../data/image-source.js";
 import type { SplitName, WorldConfig } from "../world/config.js";
 import type { ProgressHandle } from "./progress.js";
@@ -16,10 +17,28 @@ export interface StageCommon {
   /** Overrides the kind's choice of whether the stage's output model is evaluated. */
   evaluate?: boolean;
   /**
-   * Make the stage's data only: skip its training, keep the input model (what a stage over a
-   * served model does today, since its weights are not here to train).
+   * Make the stage's data only: skip its training, keep the input model. (Without it, a stage over
+   * a served model hands its training off: trainStageModel writes `export/` and the run waits.)
    */
   dataOnly?: boolean;
+  /** For a hand-off: the base model the training configs name, LLaMA-Factory's template. */
+  trainElsewhere?: TrainElsewhere;
+}
+
+/**
+ * How a trainer elsewhere finds the weights of a served model (recipe or stage `trainElsewhere:`):
+ * `baseModel` a Hugging Face id or a folder on the training machine (default: the served model's
+ * name), `template` LLaMA-Factory's chat template (default: guessed from that name).
+ */
+export interface TrainElsewhere {
+  baseModel?: string;
+  template?: string;
+}
+
+/** A served input model: its name and where it is served. */
+export interface ServedModel {
+  model: string;
+  baseUrls: string[];
 }
 
 /**
@@ -30,7 +49,10 @@ export interface StageCommon {
 export interface StageNeeds {
   /** What it asks of the input model's backend when it generates or scores (images, scoring, ...). */
   backend?: BackendNeeds;
-  /** Trains the input model's weights (skipped with `dataOnly: true`): an endpoint model has none here. */
+  /**
+   * Trains the input model's weights (skipped with `dataOnly: true`). A served model has none here:
+   * its training is handed off (trainStageModel writes an export and the run waits for the model).
+   */
   weights?: boolean;
   /** Runs inside the embedded model itself (its tensors, not the backend interface): no endpoint. */
   embeddedOnly?: string;
@@ -59,6 +81,15 @@ export interface StageContext {
   images: ImageSourceSpec | null;
   /** The stage's `dataOnly`: make the data, skip training (trainStageModel returns the input model). */
   dataOnly: boolean;
+  /**
+   * The input model when it is served (its weights are not here): trainStageModel then writes the
+   * training hand-off instead of training, and the stage's result waits for the trained model.
+   */
+  servedInput: ServedModel | null;
+  /** For a hand-off: the base model and template the configs name (the recipe's and the stage's `trainElsewhere`). */
+  trainElsewhere: TrainElsewhere;
+  /** The command that resumes this run (`selfsynth run RECIPE --out RUN ...`), for a hand-off's guide. */
+  runCommand: string;
   /** Opens a model directory as a backend (the embedded one unless the runner was given another). */
   openModel(dir: string): Promise<VisionLanguageModel>;
   /**
@@ -81,6 +112,11 @@ export interface StageResult {
   model: string;
   /** Whether the runner evaluates `model` as a round of the report. */
   evaluate: boolean;
+  /**
+   * Set when the stage handed its training off (a served input model): what it wrote. The runner
+   * stops the run as waiting for the trained model instead of finishing the stage.
+   */
+  waiting?: Handoff;
 }
 
 export interface StageKind<S extends z.ZodObject = z.ZodObject> {
@@ -112,7 +148,7 @@ export function registerStageKind<S extends z.ZodObject>(kind: StageKind<S>): vo
   if (!/^[a-z][a-z0-9-]*$/.test(kind.type)) {
     throw new Error(`stage kind type '${kind.type}': use lower-case letters, digits and '-'`);
   }
-  for (const reserved of ["name", "type", "evaluate", "dataOnly"]) {
+  for (const reserved of ["name", "type", "evaluate", "dataOnly", "trainElsewhere"]) {
     if (reserved in kind.schema.shape) {
       throw new Error(`stage kind '${kind.type}': its schema must not define '${reserved}' (the recipe adds it)`);
     }

@@ -6,7 +6,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, test } from "node:test";
 import { HttpBackend } from "../../src/backends/http.js";
-import { openBackend } from "../../src/backends/index.js";
+import { listServedModels, openBackend } from "../../src/backends/index.js";
 import { BackendCapabilityError, type GenerationParams } from "../../src/backends/types.js";
 
 const bodies: Record<string, unknown>[] = [];
@@ -192,5 +192,22 @@ test("a refused connection fails at start, naming the endpoint", async () => {
       { images: 1 },
     ),
     new RegExp(`endpoint ${url}: probing GET /models failed: .*ECONNREFUSED`),
+  );
+});
+
+test("listServedModels: the names GET /models lists; [] without the route; a refused connection names the URL", async () => {
+  assert.deepEqual(await listServedModels({ baseUrls: [baseUrl], retry: { maxAttempts: 2, baseDelayMs: 1 } }), [
+    "tiny-llama",
+  ]);
+  // This fake answers 404 under another prefix: a server without the route lists nothing.
+  const other = baseUrl.replace(/\/v1$/, "/other/v1");
+  assert.deepEqual(await listServedModels({ baseUrls: [other], retry: { maxAttempts: 2, baseDelayMs: 1 } }), []);
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/v1`;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  await assert.rejects(
+    listServedModels({ baseUrls: [url], retry: { maxAttempts: 2, baseDelayMs: 1 } }),
+    new RegExp(`endpoint ${url}: GET /models failed: .*ECONNREFUSED`),
   );
 });

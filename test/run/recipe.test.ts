@@ -93,7 +93,7 @@ test("errors name the file and the exact field", () => {
   (unknownField.stages[0] as Record<string, unknown>).recods = 3;
   assert.equal(
     errorOf(unknownField),
-    "r.yaml: stages[0].recods: unknown field; allowed fields: records, sleepMs, dpo, splits, trains, name, type, evaluate, dataOnly",
+    "r.yaml: stages[0].recods: unknown field; allowed fields: records, sleepMs, dpo, splits, trains, name, type, evaluate, dataOnly, trainElsewhere",
   );
 
   const badBench = base();
@@ -112,7 +112,7 @@ test("errors name the file and the exact field", () => {
     errorOf(many),
     [
       "r.yaml: threads: expected a number >= 1, got 0",
-      "r.yaml: extra: unknown field; allowed fields: name, seed, threads, world, images, model, eval, profiles, stages",
+      "r.yaml: extra: unknown field; allowed fields: name, seed, threads, world, images, model, trainElsewhere, eval, profiles, stages",
     ].join("\n"),
   );
 });

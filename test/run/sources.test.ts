@@ -3,11 +3,22 @@
 // src/run/model-source.ts), with STIC's kinds registered.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { z } from "zod";
 import { registerStic } from "../../src/methods/stic/index.js";
 import { checkStagesOverEndpoint, endpointSpec, runNeeds } from "../../src/run/model-source.js";
 import { resolveRecipe } from "../../src/run/recipe.js";
+import { defineStageKind, registerStageKind } from "../../src/run/stage-kind.js";
 
 registerStic();
+// A kind that runs inside the embedded model (as CSR's search does).
+registerStageKind(
+  defineStageKind({
+    type: "test-inside",
+    schema: z.object({}),
+    needs: () => ({ weights: true, embeddedOnly: "it steps the embedded decoder itself" }),
+    run: async () => ({ model: "m", evaluate: false }),
+  }),
+);
 
 const endpoint = { endpoint: { baseUrls: ["http://127.0.0.1:8000/v1"], model: "llava" } };
 const stic = (extra: Record<string, unknown> = {}) => ({ name: "s1", type: "stic-preferences", ...extra });
@@ -77,11 +88,17 @@ test("world and images: both, neither, or the wrong one for a stage are errors n
   assert.match(message({ model: "m", images: { folder: "a", jsonl: "b" }, stages: [] }), /r\.yaml: images: /);
 });
 
-test("over an endpoint: a training stage fails naming the stage and the endpoint; dataOnly passes", () => {
+test("over an endpoint: a training stage passes (its training is handed off), one inside the embedded model fails", () => {
   const r = resolve({ model: endpoint, images: { folder: "pics" }, stages: [stic()] });
+  checkStagesOverEndpoint(r.stages, endpoint.endpoint, "r.yaml");
+  const inside = resolve({
+    model: endpoint,
+    images: { folder: "pics" },
+    stages: [stic(), { name: "s2", type: "test-inside" }],
+  });
   assert.throws(
-    () => checkStagesOverEndpoint(r.stages, endpoint.endpoint, "r.yaml"),
-    /r\.yaml: stages\[0\] s1 \(stic-preferences\) trains its model, and the model is the endpoint llava at http:\/\/127\.0\.0\.1:8000\/v1: this run does not hold its weights\. Set dataOnly: true/,
+    () => checkStagesOverEndpoint(inside.stages, endpoint.endpoint, "r.yaml"),
+    /^ModelSourceError: r\.yaml: stages\[1\] s2 \(test-inside\) cannot run over the endpoint model llava at http:\/\/127\.0\.0\.1:8000\/v1: it steps the embedded decoder itself; give model: a checkpoint folder$/,
   );
   const ok = resolve({ model: endpoint, images: { folder: "pics" }, stages: [stic({ dataOnly: true })] });
   checkStagesOverEndpoint(ok.stages, endpoint.endpoint, "r.yaml");
@@ -107,4 +124,35 @@ test("apiKeyEnv: the key comes from the environment; an unset variable names its
     () => endpointSpec(e, "r.yaml", {}),
     /r\.yaml: model\.endpoint\.apiKeyEnv: the environment variable VLLM_KEY is not set \(it should hold the API key of http:\/\/127\.0\.0\.1:8000\/v1\)/,
   );
+});
+
+test("trainElsewhere on the recipe and on a stage: baseModel and template, nothing else", () => {
+  const r = resolve({
+    model: endpoint,
+    images: { folder: "pics" },
+    trainElsewhere: { baseModel: "llava-hf/llava-1.5-7b-hf", template: "llava" },
+    stages: [stic({ trainElsewhere: { template: "llava_next" } })],
+  });
+  assert.deepEqual(r.trainElsewhere, { baseModel: "llava-hf/llava-1.5-7b-hf", template: "llava" });
+  assert.deepEqual(r.stages[0].trainElsewhere, { template: "llava_next" });
+  assert.equal(resolve({ model: endpoint, images: { folder: "p" }, stages: [stic()] }).trainElsewhere, undefined);
+  assert.match(
+    message({ model: endpoint, images: { folder: "p" }, trainElsewhere: { base: "x" }, stages: [] }),
+    /r\.yaml: trainElsewhere\.base: unknown field; allowed fields: baseModel, template/,
+  );
+  assert.match(
+    message({ model: endpoint, images: { folder: "p" }, stages: [stic({ trainElsewhere: { baseModel: "" } })] }),
+    /r\.yaml: stages\[0\]\.trainElsewhere\.baseModel: /,
+  );
+});
+
+test("runNeeds of the stages still to run: a later stage's needs only", () => {
+  const r = resolve({
+    model: endpoint,
+    images: { folder: "pics" },
+    stages: [stic({ selfCheck: {} }), stic({ name: "s2" })],
+  });
+  assert.deepEqual(runNeeds(r), { images: 1, scoring: true });
+  assert.deepEqual(runNeeds(r, r.stages.slice(1)), { images: 1 });
+  assert.deepEqual(runNeeds(r, []), { images: 0 });
 });

@@ -35,6 +35,12 @@ export interface ExportOptions {
   overwrite?: boolean;
   /** The dataset name in LLaMA-Factory's dataset_info.json (`<name>_sft`, `<name>_preference`); default "selfsynth". */
   name?: string;
+  /**
+   * Export preference pairs as SFT samples on their chosen answers (the prompt, then the chosen
+   * answer as the assistant's turn): the data of an SFT objective trained on pairs (STIC's
+   * `sft-chosen`). SFT records pass unchanged.
+   */
+  asSft?: boolean;
 }
 
 export interface ExportResult {
@@ -75,8 +81,22 @@ const within = (parent: string, child: string) => {
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 };
 
+/** A pair as the SFT sample an SFT objective trains on: the prompt, then the chosen answer. */
+export function chosenAsSft(record: PreferenceRecord): SftRecord {
+  return {
+    kind: "sft",
+    id: record.id,
+    images: [...record.images],
+    messages: [...record.prompt, { role: "assistant", content: record.chosen }],
+    provenance: record.provenance,
+  };
+}
+
 export function exportDataset(options: ExportOptions): ExportResult {
-  const { root, records } = loadDataset(options.data);
+  const loaded = loadDataset(options.data);
+  const root = loaded.root;
+  const records =
+    options.asSft === true ? loaded.records.map((r) => (r.kind === "preference" ? chosenAsSft(r) : r)) : loaded.records;
   const out = resolve(options.out);
   // Replacing `out` must never remove the dataset being exported.
   if (within(out, root)) throw new Error(`export: --out ${options.out} contains the dataset root ${root}`);

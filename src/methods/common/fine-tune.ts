@@ -2,11 +2,17 @@
 // input model with LoRA adapters (DPO on preference records, or SFT on SFT records or on the
 // chosen side of preference records), merge the adapters, and save the result as a model folder.
 // Checkpoints go to `<stage>/train` and a killed training resumes from the latest one.
+//
+// When the input model is served (its weights are not here), the same settings are handed off
+// instead: `<stage>/export/` holds the records for TRL and LLaMA-Factory with a config of each
+// (src/data/export/handoff.ts), and the stage's result says the run waits for the trained model.
 
 import { join } from "node:path";
 import type { z } from "zod";
 import { imageInput } from "../../backends/embedded.js";
 import { readRecords } from "../../data/dataset.js";
+import { type Handoff, writeHandoff } from "../../data/export/handoff.js";
+import { guessLlamaFactoryTemplate, type TrainPlan } from "../../data/export/train-plan.js";
 import { ImageStore, mimeTypeOfPath } from "../../data/image-store.js";
 import type { PreferenceRecord, SftRecord } from "../../data/records.js";
 import { type ChatMessage, encodeChat } from "../../models/chat-template.js";
@@ -211,16 +217,76 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
   }
 }
 
+/** What the stage would train, for a trainer elsewhere (the base model: trainElsewhere, else the served name). */
+export function trainPlan(options: Omit<FineTuneOptions, "out">, servedModel: string): TrainPlan {
+  const { ctx, objective, lora, train } = options;
+  const baseModel = ctx.trainElsewhere.baseModel ?? servedModel;
+  return {
+    stage: ctx.name,
+    objective: objective.kind,
+    baseModel,
+    template: ctx.trainElsewhere.template ?? guessLlamaFactoryTemplate(baseModel),
+    seed: ctx.seed,
+    dpo:
+      objective.kind === "dpo"
+        ? {
+            beta: objective.dpo.beta,
+            alpha: objective.dpo.alpha,
+            reference: objective.dpo.reference,
+            rejectedLogp: objective.dpo.rejectedLogp,
+            dropout: objective.dpo.dropout,
+          }
+        : null,
+    lora:
+      lora === null ? null : { r: lora.r, alpha: lora.alpha, dropout: lora.dropout, targetModules: lora.targetModules },
+    train: {
+      lr: train.lr,
+      warmupSteps: train.warmupSteps,
+      schedule: train.schedule,
+      minLrRatio: train.minLrRatio,
+      epochs: train.epochs,
+      ...(train.maxSteps === undefined ? {} : { maxSteps: train.maxSteps }),
+      batchSize: train.batchSize,
+      gradAccumSteps: train.gradAccumSteps,
+      maxGradNorm: train.maxGradNorm,
+      weightDecay: train.weightDecay,
+      betas: train.betas,
+      eps: train.eps,
+      logEvery: train.logEvery,
+      saveEvery: train.saveEvery,
+    },
+  };
+}
+
 /**
  * A stage's training step: fineTune into `<stage>/model` once (a rerun gets the stored result),
  * and that model as the stage's result, evaluated as a round. A `dataOnly` stage skips it: its
- * records stay for a trainer elsewhere, and the input model is the stage's result.
+ * records stay for a trainer elsewhere, and the input model is the stage's result. A stage whose
+ * input model is served hands its training off (`<stage>/export/`, once) and its result waits.
  */
 export async function trainStageModel(options: Omit<FineTuneOptions, "out">): Promise<StageResult> {
   const { ctx } = options;
   if (ctx.dataOnly) {
     ctx.log(`${ctx.name}: dataOnly: training skipped; the records are ${options.recordsPath}`);
     return { model: ctx.inputModel, evaluate: false };
+  }
+  const served = ctx.servedInput;
+  if (served !== null) {
+    const handoff = await ctx.step(
+      "export",
+      (): Handoff =>
+        writeHandoff({
+          records: options.recordsPath,
+          out: join(ctx.stageDir, "export"),
+          plan: trainPlan(options, served.model),
+          source: { run: ctx.runDir, servedModel: served.model, baseUrls: served.baseUrls },
+          runCommand: ctx.runCommand,
+        }),
+    );
+    ctx.log(
+      `${ctx.name}: the model is served (${served.model}): training handed off to ${handoff.exportDir} (${handoff.records} records, base model ${handoff.baseModel})`,
+    );
+    return { model: ctx.inputModel, evaluate: false, waiting: handoff };
   }
   const out = join(options.ctx.stageDir, "model");
   await options.ctx.step("train", () => fineTune({ ...options, out }));
