@@ -8,7 +8,11 @@
 # the same runs on the validation split (runs/bpo-validation-seedN, runs/bpo-sft-positives+validation-seedN),
 # where the recipe's choices are made.
 #
-# Two pieces of work are shared, each an exact copy of what the run would compute itself:
+# Three pieces of work are shared, each an exact copy of what the run would compute itself:
+# - The stage of a run on the other split: the evaluation split changes no stage (a stage's seed
+#   comes from the run's seed and the stage's name, its data from the instruction split), so a
+#   finished run of the same profile and seed on the other split trained the very model this run
+#   would; its stages are copied and this run only evaluates.
 # - The base round: every run evaluates the same assets/base on the same items with greedy
 #   decoding (its evaluation config is STIC's), so a run starts from a copy of an earlier run's
 #   eval/base: of this script's first finished run, else of STIC's run on the same split
@@ -35,6 +39,8 @@ run_dir() {
     echo "runs/bpo-$profile$suffix-seed$seed"
   fi
 }
+# The same profile and seed on the other split.
+twin_dir() { if [ "$SPLIT" = test ]; then SPLIT=validation run_dir "$@"; else SPLIT=test run_dir "$@"; fi; }
 finished() { [ -f "$1/manifest.json" ] && grep -q '"finishedAt": "' "$1/manifest.json"; }
 
 # Copies FROM's base round into TO unless TO has one.
@@ -44,6 +50,15 @@ share_base() {
   [ -f "$from/eval/base/species.json" ] || return 0
   mkdir -p "$to/eval"
   cp -r "$from/eval/base" "$to/eval/base"
+}
+
+# Copies a finished run's stages into TO unless TO has stages.
+share_stages() {
+  local from=$1 to=$2
+  [ -d "$to/stages" ] && return 0
+  finished "$from" || return 0
+  mkdir -p "$to"
+  cp -r "$from/stages" "$to/stages"
 }
 
 # Copies the default run's positives and pairs (steps and data) into TO unless TO has a stage.
@@ -65,6 +80,7 @@ for seed in $SEEDS; do
     dir=$(run_dir "$profile" "$seed")
     if finished "$dir"; then echo "$dir: finished"; first_base=$dir; continue; fi
     share_base "$first_base" "$dir"
+    share_stages "$(twin_dir "$profile" "$seed")" "$dir"
     [ "$profile" = default ] || share_pairs "$(run_dir default "$seed")" "$dir"
     args=(run recipes/bpo.yaml --seed "$seed" --threads "$THREADS" --out "$dir")
     profiles=$profile

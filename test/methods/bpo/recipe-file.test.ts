@@ -21,7 +21,7 @@ const stageOf = (profile?: string) =>
   loadRecipe(path, profile === undefined ? {} : { profile }).recipe.stages[0] as Bpo;
 
 test("recipes/bpo.yaml resolves with no profile and with each of its profiles", () => {
-  assert.deepEqual(profiles, ["quick", "sft-positives", "contrastive", "yes-no-balance", "validation"]);
+  assert.deepEqual(profiles, ["quick", "sft-positives", "contrastive", "unbalanced", "validation"]);
   for (const profile of [undefined, ...profiles]) {
     const { recipe } = loadRecipe(path, profile === undefined ? {} : { profile });
     assert.deepEqual(
@@ -34,8 +34,9 @@ test("recipes/bpo.yaml resolves with no profile and with each of its profiles", 
   assert.deepEqual(stageOf("quick").positives, { source: "sceneworld", descriptions: 100, questions: 100 });
   assert.equal(stageOf("sft-positives").objective, "sft-positives");
   assert.equal(stageOf().objective, "dpo");
-  assert.equal(stageOf().balanceYesNo, false, "the paper keeps every pair");
-  assert.deepEqual({ ...stageOf("yes-no-balance"), balanceYesNo: false }, stageOf());
+  assert.equal(stageOf().balanceYesNo, true, "chosen on validation");
+  assert.equal(stageOf("unbalanced").balanceYesNo, false, "the paper keeps every pair");
+  assert.deepEqual({ ...stageOf("unbalanced"), balanceYesNo: true }, stageOf());
   const contrastive = stageOf("contrastive").weakening;
   assert.ok(contrastive !== false && contrastive.decoding === "contrastive");
   assert.equal(contrastive.t, 900, "a profile changes only what it names");
