@@ -6,10 +6,10 @@
 // what the reader wants to judge.
 import { basename, join } from "node:path";
 import { listRecordFiles, readRecords } from "../data/dataset.js";
+import { readDrops } from "../data/drops.js";
 import { ImageStore } from "../data/image-store.js";
 import type { PreferenceRecord, SftRecord, TrainingRecord } from "../data/records.js";
 import type { SynonymTable } from "../eval/text.js";
-import { readDrops } from "../methods/common/chunked-records.js";
 import { type InlineImage, inlineImageBytes } from "./inline-image.js";
 import { type MarkedText, markMentions } from "./mentions.js";
 import type { StageFolder } from "./run-folder.js";
