@@ -11,6 +11,11 @@
 //   canonical   SFT records in the canonical schema (src/data/records.ts), images relative to the
 //               file's folder (or `root`): readRecords validates them, naming file and line.
 //   llava       LLaVA's JSON or JSON Lines (llava-json.ts), images relative to `imageFolder`.
+//   sharegpt    TRL's conversational `messages` (typed content) or LLaMA-Factory's sharegpt
+//               (`conversations` or `messages`, `<image>` markers), JSON or JSON Lines
+//               (src/data/sharegpt.ts), images relative to `imageFolder`; a system prompt goes
+//               before the first user turn's text, since the canonical records hold user and
+//               assistant turns only.
 //
 // Every assistant turn of a conversation is a positive, asked with the conversation up to it
 // (ids `<id>/turn-<k>` when a conversation has several). `items` draws a seeded subset of them.
@@ -28,6 +33,7 @@ import { dirname, resolve } from "node:path";
 import { readRecords } from "../../data/dataset.js";
 import { ImageStore, mimeTypeOfPath, resolveInside } from "../../data/image-store.js";
 import type { SftRecord, Turn } from "../../data/records.js";
+import { readShareGptFile, ShareGptFormatError } from "../../data/sharegpt.js";
 import type { ChatImage } from "../../images/chat-image.js";
 import { decodeImage } from "../../images/codec.js";
 import { DESCRIPTION_PROMPTS, questionPrompt } from "../../train/world-data.js";
@@ -189,12 +195,42 @@ export function llavaPositives(path: string, style: StyleChoice, imageFolder?: s
         source: id,
         where,
         imageCount: image === undefined ? 0 : 1,
-        loadImage: () => {
-          const file = resolveInside(folder, image ?? "", `${where}: image`);
-          if (!existsSync(file))
-            throw new LlavaFormatError(`${where}: image ${JSON.stringify(image)} not found in ${folder}`);
-          return { bytes: new Uint8Array(readFileSync(file)), mimeType: mimeTypeOfPath(file) };
-        },
+        loadImage: () => readFileImage(folder, image ?? "", where, LlavaFormatError),
+      },
+      style,
+    );
+  });
+}
+
+/** An image file inside `folder`; a missing one is an error of `Failure` naming `where`. */
+function readFileImage(
+  folder: string,
+  image: string,
+  where: string,
+  Failure: new (message: string) => Error,
+): ChatImage {
+  const file = resolveInside(folder, image, `${where}: image`);
+  if (!existsSync(file)) throw new Failure(`${where}: image ${JSON.stringify(image)} not found in ${folder}`);
+  return { bytes: new Uint8Array(readFileSync(file)), mimeType: mimeTypeOfPath(file) };
+}
+
+/**
+ * The conversations of a TRL or LLaMA-Factory sharegpt file (images relative to `imageFolder`,
+ * default the file's folder). A system prompt goes before the first user turn's text.
+ */
+export function sharegptPositives(path: string, style: StyleChoice, imageFolder?: string): PositiveCandidate[] {
+  const folder = resolve(imageFolder ?? dirname(path));
+  return readShareGptFile(path).flatMap((c) => {
+    const turns = [...c.turns];
+    if (c.system !== undefined) turns[0] = { role: "user", content: `${c.system}\n\n${turns[0].content}` };
+    return conversationCandidates(
+      c.id,
+      turns,
+      {
+        source: c.id,
+        where: c.where,
+        imageCount: c.images.length,
+        loadImage: () => readFileImage(folder, c.images[0], c.where, ShareGptFormatError),
       },
       style,
     );

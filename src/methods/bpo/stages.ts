@@ -35,6 +35,7 @@ import {
   type PositiveCandidate,
   positiveOf,
   positiveRecords,
+  sharegptPositives,
   worldPositives,
 } from "./positives.js";
 import { writeYesNoBalanced } from "./yes-no-balance.js";
@@ -54,7 +55,11 @@ const PositivesSchema = z.discriminatedUnion("source", [
     .object({
       source: z.literal("file"),
       path: z.string().min(1).describe("the SFT file, relative to the working directory"),
-      format: z.enum(["canonical", "llava"]).describe("canonical SFT records (JSONL) or LLaVA's JSON / JSON Lines"),
+      format: z
+        .enum(["canonical", "llava", "sharegpt"])
+        .describe(
+          "canonical SFT records (JSONL), LLaVA's JSON / JSON Lines, or sharegpt: TRL's conversational messages or LLaMA-Factory's sharegpt (JSON / JSON Lines)",
+        ),
       imageFolder: z
         .string()
         .min(1)
@@ -261,8 +266,8 @@ function loadCandidates(ctx: StageContext, p: PositivesConfig): { candidates: Po
   }
   const path = resolve(p.path);
   const folder = p.imageFolder === undefined ? undefined : resolve(p.imageFolder);
-  const all =
-    p.format === "canonical" ? canonicalPositives(path, p.style, folder) : llavaPositives(path, p.style, folder);
+  const read = { canonical: canonicalPositives, llava: llavaPositives, sharegpt: sharegptPositives }[p.format];
+  const all = read(path, p.style, folder);
   return {
     candidates: p.items === undefined ? all : seededSubset(all, p.items, ctx.seed),
     origin: `dataset:${p.path}`,

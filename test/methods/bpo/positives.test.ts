@@ -1,5 +1,5 @@
-// BPO's positives: the three sources (a built instruction split, canonical SFT records, LLaVA
-// JSON), every assistant turn a positive, reason-coded drops, and bad input refused with the file
+// BPO's positives: the sources (a built instruction split, canonical SFT records, LLaVA JSON,
+// TRL / LLaMA-Factory sharegpt), every assistant turn a positive, reason-coded drops, and bad input refused with the file
 // and line named before any image is stored.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -14,6 +14,7 @@ import {
   llavaPositives,
   positiveOf,
   positiveRecords,
+  sharegptPositives,
   worldPositives,
 } from "../../../src/methods/bpo/positives.js";
 import { DESCRIPTION_PROMPTS, SHORT_ANSWER_SUFFIX } from "../../../src/train/world-data.js";
@@ -239,6 +240,133 @@ test("llava: a missing or broken image is an error naming file and line, and not
     },
   ]);
   assert.throws(() => llavaPositives(markers, "auto"), /line 2 \(id "ok"\): 2 <image> markers for one image/);
+});
+
+test("sharegpt: TRL's typed messages and LLaMA-Factory's conversations, JSON Lines; every answer a positive", async () => {
+  mkdirSync(join(dir, "imgs"), { recursive: true });
+  writeFileSync(join(dir, "imgs", "a.png"), png);
+  const path = join(dir, "sharegpt.jsonl");
+  const lines = [
+    {
+      id: "trl",
+      messages: [
+        { role: "system", content: "Answer briefly." },
+        { role: "user", content: [{ type: "image" }, { type: "text", text: "What is it?" }] },
+        { role: "assistant", content: [{ type: "text", text: "A ring." }] },
+        { role: "user", content: [{ type: "text", text: "Describe it in detail." }] },
+        { role: "assistant", content: [{ type: "text", text: "A large ring in the middle." }] },
+      ],
+      images: ["imgs/a.png"],
+    },
+    {
+      id: "lf",
+      conversations: [
+        { from: "human", value: "<image>Is there a star?" },
+        { from: "gpt", value: "No." },
+      ],
+      images: ["imgs/a.png"],
+    },
+    {
+      id: "empty",
+      messages: [
+        { role: "user", content: "Color?" },
+        { role: "assistant", content: [] },
+      ],
+      images: ["imgs/a.png"],
+    },
+    {
+      id: "text",
+      conversations: [
+        { from: "human", value: "Hi" },
+        { from: "gpt", value: "Hello." },
+      ],
+    },
+    {
+      id: "two",
+      conversations: [
+        { from: "human", value: "<image><image>Same?" },
+        { from: "gpt", value: "Yes." },
+      ],
+      images: ["imgs/a.png", "imgs/a.png"],
+    },
+  ];
+  writeFileSync(path, `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
+  const candidates = sharegptPositives(path, "auto");
+  assert.deepEqual(
+    candidates.map((c) => [c.id, c.style, c.imageCount, c.where]),
+    [
+      ["trl/turn-0", "qa", 1, `${path} line 1 (id "trl")`],
+      ["trl/turn-1", "description", 1, `${path} line 1 (id "trl")`],
+      ["lf", "qa", 1, `${path} line 2 (id "lf")`],
+      ["empty", "qa", 1, `${path} line 3 (id "empty")`],
+      ["text", "qa", 0, `${path} line 4 (id "text")`],
+      ["two", "qa", 2, `${path} line 5 (id "two")`],
+    ],
+  );
+  // The second answer is asked with the conversation before it; the system prompt leads the first turn.
+  assert.deepEqual(
+    candidates[1].prompt.map((t) => t.content),
+    ["Answer briefly.\n\n<image>\nWhat is it?", "A ring.", "Describe it in detail."],
+  );
+  assert.equal(candidates[2].prompt[0].content, "<image>Is there a star?");
+
+  const { root, options } = storeOptions();
+  const result = await positiveRecords(candidates, options);
+  assert.deepEqual(result.dropped, [
+    { itemId: "empty", reason: "empty-answer" },
+    { itemId: "text", reason: "no-image" },
+    { itemId: "two", reason: "multi-image" },
+  ]);
+  assert.deepEqual(
+    result.records.map((r) => [r.id, r.messages.at(-1)?.content, r.provenance.source]),
+    [
+      ["trl/turn-0", "A ring.", "trl"],
+      ["trl/turn-1", "A large ring in the middle.", "trl"],
+      ["lf", "No.", "lf"],
+    ],
+  );
+  assert.equal(storedImages(root).length, 1, "one image, stored once");
+});
+
+test("sharegpt: a missing or broken image, or a malformed entry, names file and line; nothing is stored", async () => {
+  writeFileSync(join(dir, "imgs", "broken.png"), "not a png");
+  const good = {
+    id: "ok",
+    messages: [
+      { role: "user", content: [{ type: "image" }, { type: "text", text: "Q?" }] },
+      { role: "assistant", content: "A." },
+    ],
+    images: ["imgs/a.png"],
+  };
+  const write = (name: string, entries: unknown[]) => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify(entries, null, 2));
+    return path;
+  };
+  // JSON.stringify(.., 2): each entry takes 24 lines, the second starts on line 26.
+  const missing = write("sharegpt-missing.json", [good, { ...good, id: "gone", images: ["imgs/nope.png"] }]);
+  const { root, options } = storeOptions();
+  await assert.rejects(
+    positiveRecords(sharegptPositives(missing, "auto"), options),
+    new RegExp(`${missing} line 26 \\(id "gone"\\): image "imgs/nope.png" not found in ${join(dir)}`),
+  );
+  assert.deepEqual(storedImages(root), [], "the good entry's image was not stored either");
+
+  const broken = write("sharegpt-broken.json", [good, { ...good, id: "bad", images: ["imgs/broken.png"] }]);
+  await assert.rejects(
+    positiveRecords(sharegptPositives(broken, "auto"), storeOptions().options),
+    new RegExp(`${broken} line 26 \\(id "bad"\\): image`),
+  );
+
+  const outside = write("sharegpt-escape.json", [{ ...good, images: ["../../etc/passwd"] }]);
+  await assert.rejects(positiveRecords(sharegptPositives(outside, "auto"), storeOptions().options), /escapes/);
+
+  const malformed = join(dir, "sharegpt-malformed.jsonl");
+  writeFileSync(malformed, `${JSON.stringify(good)}\n${JSON.stringify({ ...good, id: "b", messages: "hi" })}\n`);
+  assert.throws(
+    () => sharegptPositives(malformed, "auto"),
+    new RegExp(`${malformed} line 2: not a ShareGPT entry: messages: expected a list`),
+  );
 });
 
 test("canonical records: read and checked by the record schema; a missing image names file and line", async () => {

@@ -1,10 +1,10 @@
 // The BPO stage end to end on a tiny world and a tiny random-weights VLM (the real embedded
 // backend, world benches and trainer): positives, pairs from both generators, diagnostics,
 // DPO, the report; the SFT-on-positives ablation on the same pairs; a rerun that redoes nothing;
-// and a LLaVA file with a missing image, refused with its line before anything is written.
+// and a LLaVA or sharegpt file with a missing image, refused with its line before anything is written.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { readRecords } from "../../../src/data/dataset.js";
@@ -16,6 +16,7 @@ import { stageSeed } from "../../../src/run/recipe.js";
 import { type Report, runRecipe } from "../../../src/run/runner.js";
 import { readMetrics } from "../../../src/train/metrics.js";
 import { readWorldSplit } from "../../../src/world/read-split.js";
+import { testImage } from "../stic/fake-vlm.js";
 import { quietDeps, tinyWorldStage } from "../stic/stage-fixtures.js";
 
 setNumThreads(1);
@@ -239,5 +240,39 @@ test("a LLaVA file with a missing image is refused with its line, and nothing is
   assert.deepEqual(
     positives.map((p) => [p.id, p.provenance.model, p.provenance.reasons]),
     [["a", `dataset:${llava}`, ["positive", "style:description"]]],
+  );
+});
+
+test("a sharegpt file (TRL's typed messages) is read as the positives; a missing image is refused with its line", async () => {
+  const images = join(dir, "sharegpt-images");
+  mkdirSync(images, { recursive: true });
+  writeFileSync(join(images, "a.png"), (await testImage(5, 32)).bytes);
+  const path = join(dir, "sharegpt.jsonl");
+  const entry = (id: string, image: string) =>
+    JSON.stringify({
+      id,
+      messages: [
+        { role: "user", content: [{ type: "image" }, { type: "text", text: "Describe this image in detail." }] },
+        { role: "assistant", content: [{ type: "text", text: "a red star." }] },
+      ],
+      images: [image],
+    });
+  const positives = `positives: { source: file, path: ${path}, format: sharegpt, imageFolder: ${images} }`;
+  writeFileSync(path, `${entry("a", "a.png")}\n${entry("b", "nope.png")}\n`);
+  const run = join(dir, "sharegpt-run");
+  await assert.rejects(
+    runRecipe({ recipePath: recipe("sharegpt", [positives], "[]"), out: run, deps: quietDeps() }),
+    new RegExp(`${path} line 2 \\(id "b"\\): image "nope.png" not found in ${images}`),
+  );
+  assert.ok(!existsSync(join(data(run), "positives.jsonl")), "no positives written");
+  assert.ok(!existsSync(join(data(run), "drops.jsonl")), "no drops written");
+
+  writeFileSync(path, `${entry("a", "a.png")}\n`);
+  const ok = join(dir, "sharegpt-ok");
+  await runRecipe({ recipePath: recipe("sharegpt-ok", [positives], "[]"), out: ok, deps: quietDeps() });
+  const records = readRecords(join(data(ok), "positives.jsonl"), "sft", { root: data(ok) });
+  assert.deepEqual(
+    records.map((p) => [p.id, p.messages[0].content, p.provenance.model, p.provenance.reasons]),
+    [["a", "<image>\nDescribe this image in detail.", `dataset:${path}`, ["positive", "style:description"]]],
   );
 });
