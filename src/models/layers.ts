@@ -66,6 +66,8 @@ export interface LoraConfig {
   dropout: number;
   /** Module names (last path component, e.g. "q_proj") that receive adapters. */
   targetModules: string[];
+  /** Whole modules trained beside the adapters (PEFT's modules_to_save; lora-config.ts). */
+  modulesToSave?: ("lm_head" | "embed_tokens")[];
 }
 
 /** LoRA adapter state of one linear layer: W x + (alpha / r) * B A dropout(x). */

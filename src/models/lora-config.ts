@@ -6,6 +6,13 @@ import { z } from "zod";
 /** The decoder linears of the VLM that can carry adapters, by PEFT's target_modules names. */
 export const LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
 
+/**
+ * Whole modules that train beside the adapters (PEFT's `modules_to_save`): the output head and the
+ * token embeddings, for words the base never produced (STS's held-out species names, whose rows
+ * the base's training only ever pushed down; adapters on the linears alone barely move them).
+ */
+export const MODULES_TO_SAVE = ["lm_head", "embed_tokens"] as const;
+
 export const LoraConfigSchema = z
   .object({
     r: z.number().int().min(1).describe("adapter rank"),
@@ -16,5 +23,9 @@ export const LoraConfigSchema = z
       .min(1)
       .default([...LORA_TARGETS])
       .describe("the decoder linears that get adapters"),
+    modulesToSave: z
+      .array(z.enum(MODULES_TO_SAVE))
+      .optional()
+      .describe("PEFT's modules_to_save: modules trained whole beside the adapters (lm_head, embed_tokens)"),
   })
   .strict();

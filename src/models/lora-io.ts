@@ -58,6 +58,8 @@ export function peftConfigOf(lora: LoraConfig, baseModel: string): PeftAdapterCo
 export function saveLora(dir: string, model: VLM, options: { baseModel?: string } = {}): void {
   const lora = model.lora;
   if (lora === null) throw new CheckpointError(dir, "the model has no LoRA adapters to save");
+  if ((lora.modulesToSave ?? []).length > 0)
+    throw new CheckpointError(dir, "modulesToSave are not written as an adapter; merge (mergeLora) and save the model");
   const raw = new Map<string, RawTensor>();
   for (const [name, t] of model.loraParameters()) raw.set(PEFT_PREFIX + name, fromEngine(t));
   mkdirSync(dir, { recursive: true });

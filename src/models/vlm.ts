@@ -14,7 +14,7 @@
 import { cat, embedding, Generator, type Tensor, tensorFrom } from "../engine/index.js";
 import { paddedForward } from "./batching.js";
 import { DecoderBlock, type LayerCache, Linear, type LoraConfig, ParamStore, RMSNorm, rotaryTables } from "./layers.js";
-import { LORA_TARGETS } from "./lora-config.js";
+import { LORA_TARGETS, MODULES_TO_SAVE } from "./lora-config.js";
 import type { TrainableModel, TrainBatch } from "./trainable.js";
 import { numPatches, type VisionConfig, VisionEncoder, validateVisionConfig } from "./vision.js";
 
@@ -281,8 +281,18 @@ export class VLM implements TrainableModel {
    * the vision tower's while it is frozen (LLaVA trains its projector and decoder, not CLIP).
    */
   trainableParameters(): Map<string, Tensor> {
-    if (this.lora !== null) return this.loraParameters();
+    if (this.lora !== null) {
+      const saved = savedModuleKeys(this.lora).map((key) => [key, this.savedModule(key)] as const);
+      return new Map([...this.loraParameters(), ...saved]);
+    }
     return new Map([...this.store.params].filter(([name]) => !(this.visionFrozen && isVisionKey(name))));
+  }
+
+  /** A base weight by checkpoint key (a module LoRA's modulesToSave trains whole). */
+  private savedModule(key: string): Tensor {
+    const t = this.store.params.get(key);
+    if (t === undefined) throw new Error(`VLM: no parameter ${key}`);
+    return t;
   }
 
   /** True while the vision tower is frozen (setVisionFrozen). */
@@ -405,7 +415,10 @@ export class VLM implements TrainableModel {
 
   // --- LoRA --------------------------------------------------------------------------------
 
-  /** Adds adapters to the decoder linears named in targetModules; the base weights freeze. */
+  /**
+   * Adds adapters to the decoder linears named in targetModules; the base weights freeze, but for
+   * the modules of modulesToSave, which train whole beside the adapters.
+   */
   addLora(config: LoraConfig): void {
     if (this.lora !== null) throw new Error("VLM.addLora: the model already has LoRA adapters (mergeLora() first)");
     if (!Number.isInteger(config.r) || config.r < 1)
@@ -419,11 +432,20 @@ export class VLM implements TrainableModel {
         throw new RangeError(`lora.targetModules: "${m}" is not a decoder linear (${LORA_TARGETS.join(", ")})`);
       }
     }
+    for (const m of config.modulesToSave ?? []) {
+      if (!(MODULES_TO_SAVE as readonly string[]).includes(m))
+        throw new RangeError(`lora.modulesToSave: "${m}" is not one of ${MODULES_TO_SAVE.join(", ")}`);
+    }
     for (const t of this.store.params.values()) t.requiresGrad_(false);
     for (const linear of this.decoderLinears()) {
       if (config.targetModules.includes(moduleName(linear.name))) linear.addLora(this.store, config);
     }
-    this.lora = { ...config, targetModules: [...config.targetModules] };
+    this.lora = {
+      ...config,
+      targetModules: [...config.targetModules],
+      ...(config.modulesToSave === undefined ? {} : { modulesToSave: [...config.modulesToSave] }),
+    };
+    for (const key of savedModuleKeys(this.lora)) this.savedModule(key).requiresGrad_(true);
   }
 
   /** Folds every adapter into its base weight (W += alpha/r B A); all weights train again. */
@@ -437,6 +459,8 @@ export class VLM implements TrainableModel {
   /** Drops the adapters without merging them (the base model as it was before addLora). */
   removeLora(): void {
     if (this.lora === null) return;
+    if (savedModuleKeys(this.lora).length > 0)
+      throw new Error("VLM.removeLora: modulesToSave trained in place; the base weights cannot be restored");
     for (const linear of this.decoderLinears()) {
       const lora = linear.lora;
       if (lora === null) continue;
@@ -462,6 +486,16 @@ export class VLM implements TrainableModel {
 
 function isVisionKey(name: string): boolean {
   return name.startsWith("vision.");
+}
+
+/** The checkpoint keys of the modules a LoRA config trains whole (modulesToSave). */
+const SAVED_MODULE_KEYS: Record<(typeof MODULES_TO_SAVE)[number], string> = {
+  lm_head: "lm_head.weight",
+  embed_tokens: "decoder.embed_tokens.weight",
+};
+
+function savedModuleKeys(lora: LoraConfig): string[] {
+  return (lora.modulesToSave ?? []).map((m) => SAVED_MODULE_KEYS[m]);
 }
 
 function isLoraKey(name: string): boolean {

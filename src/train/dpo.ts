@@ -229,6 +229,12 @@ export async function trainDpo(
       'reference "adapter-off" needs a model with LoRA adapters (addLora first), or use reference "precomputed"',
     );
   }
+  if (opts.reference === "adapter-off" && (model.lora?.modulesToSave ?? []).length > 0) {
+    // The saved modules train in place: with the adapters off they are still the trained ones.
+    throw new DpoError(
+      'reference "adapter-off" is not the base model when lora.modulesToSave trains whole modules; use reference "precomputed"',
+    );
+  }
   if (opts.reference === "precomputed") checkReferences(examples);
   const trainer = new Trainer<TokenizedPair, DpoBatch, VLM>({
     config,

@@ -261,6 +261,23 @@ print(json.dumps([bool(re.fullmatch(p, n)) for n in names]))`,
   assert.deepEqual(matches, [true, true, false, false, false]);
 });
 
+test("lora.modulesToSave maps to PEFT's modules_to_save and LLaMA-Factory's additional_target", () => {
+  const plan = dpoPlan({ lora: { ...(dpoPlan().lora as NonNullable<TrainPlan["lora"]>), modulesToSave: ["lm_head"] } });
+  const doc = parseYaml(llamaFactoryTrainYaml(plan, lfPaths), { version: "1.1" }) as Record<string, unknown>;
+  assert.equal(doc.additional_target, "lm_head");
+  assert.equal(
+    (parseYaml(llamaFactoryTrainYaml(dpoPlan(), lfPaths), { version: "1.1" }) as Record<string, unknown>)
+      .additional_target,
+    undefined,
+  );
+  if (!python) return;
+  assert.deepEqual(
+    pythonKwargs(trlTrainScript(plan, { data: "trl-parquet/preference.parquet", out: "out/trl" }), "LoraConfig")
+      .modules_to_save,
+    ["lm_head"],
+  );
+});
+
 test("TRL's SFT script: SFTConfig without DPO's keys, SFT data, full fine-tuning without PEFT", () => {
   const plan = dpoPlan({ objective: "sft", dpo: null, lora: null, train: { ...dpoPlan().train, minLrRatio: 0 } });
   const script = trlTrainScript(plan, { data: "trl-parquet/sft.parquet", out: "out/trl" });

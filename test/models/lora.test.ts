@@ -205,3 +205,46 @@ test("LoRA adapters save and load in PEFT's format", () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("LoRA modulesToSave: lm_head and embed_tokens train whole beside the adapters, merge keeps them; removeLora and saveLora refuse", () => {
+  const model = new VLM(config, { seed: 5 });
+  try {
+    const before = new Map([...model.baseParameters()].map(([k, t]) => [k, t.toFloat32()]));
+    model.addLora({ ...LORA, modulesToSave: ["lm_head", "embed_tokens"] });
+    const trainable = [...model.trainableParameters().keys()];
+    assert.equal(trainable.length, 2 * 2 * LORA.targetModules.length + 2);
+    assert.ok(trainable.includes("lm_head.weight") && trainable.includes("decoder.embed_tokens.weight"));
+    train(model, 3);
+    for (const [k, t] of model.baseParameters()) {
+      const moved = maxAbsDiff(t.toFloat32(), before.get(k) as Float32Array) > 0;
+      const saved = k === "lm_head.weight" || k === "decoder.embed_tokens.weight";
+      assert.equal(moved, saved, `${k}: ${saved ? "trains" : "frozen"}`);
+    }
+    assert.throws(() => model.removeLora(), /modulesToSave trained in place/);
+    const dir = mkdtempSync(join(tmpdir(), "lora-save-"));
+    try {
+      assert.throws(() => saveLora(dir, model), /modulesToSave are not written as an adapter/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const adapted = logitsOf(model);
+    const head = model.parameters.get("lm_head.weight")?.toFloat32() as Float32Array;
+    model.mergeLora();
+    assert.ok(maxAbsDiff(logitsOf(model), adapted) < 1e-5, "merged = unmerged");
+    assert.equal(maxAbsDiff(model.parameters.get("lm_head.weight")?.toFloat32() as Float32Array, head), 0);
+  } finally {
+    model.dispose();
+  }
+});
+
+test("LoRA modulesToSave: an unknown module is refused", () => {
+  const model = new VLM(config, { seed: 6 });
+  try {
+    assert.throws(
+      () => model.addLora({ ...LORA, modulesToSave: ["wte" as "lm_head"] }),
+      /lora.modulesToSave: "wte" is not one of lm_head, embed_tokens/,
+    );
+  } finally {
+    model.dispose();
+  }
+});

@@ -78,6 +78,8 @@ export function llamaFactoryTrainYaml(plan: TrainPlan, paths: LlamaFactoryPaths)
       ["lora_dropout", yamlFloat(lora.dropout), "lora.dropout"],
       ["lora_target", lora.targetModules.join(","), "lora.targetModules (the vision tower stays frozen)"],
     );
+    if ((lora.modulesToSave ?? []).length > 0)
+      entries.push(["additional_target", (lora.modulesToSave ?? []).join(","), "lora.modulesToSave"]);
   }
   if (plan.objective === "dpo" && plan.dpo !== null) {
     entries.push(

@@ -27,7 +27,14 @@ export interface TrainPlan {
     dropout: boolean;
   } | null;
   /** LoRA adapters on the decoder's linears, or null: every weight trains. */
-  lora: { r: number; alpha: number; dropout: number; targetModules: readonly string[] } | null;
+  lora: {
+    r: number;
+    alpha: number;
+    dropout: number;
+    targetModules: readonly string[];
+    /** PEFT's modules_to_save (whole modules trained beside the adapters). */
+    modulesToSave?: readonly string[];
+  } | null;
   train: {
     lr: number;
     warmupSteps: number;

@@ -78,6 +78,9 @@ export function trlTrainScript(plan: TrainPlan, paths: TrlScriptPaths): string {
           `        lora_dropout=${py(lora.dropout)},  # lora.dropout`,
           "        # lora.targetModules, on the language model's decoder only (no module under a vision tower)",
           `        target_modules=${py(decoderTargetsRegex(lora.targetModules))},`,
+          ...((lora.modulesToSave ?? []).length > 0
+            ? [`        modules_to_save=[${(lora.modulesToSave ?? []).map(py).join(", ")}],  # lora.modulesToSave`]
+            : []),
           '        task_type="CAUSAL_LM",',
           "    )",
         ];

@@ -238,7 +238,15 @@ export function trainPlan(options: Omit<FineTuneOptions, "out">, servedModel: st
           }
         : null,
     lora:
-      lora === null ? null : { r: lora.r, alpha: lora.alpha, dropout: lora.dropout, targetModules: lora.targetModules },
+      lora === null
+        ? null
+        : {
+            r: lora.r,
+            alpha: lora.alpha,
+            dropout: lora.dropout,
+            targetModules: lora.targetModules,
+            ...(lora.modulesToSave === undefined ? {} : { modulesToSave: lora.modulesToSave }),
+          },
     train: {
       lr: train.lr,
       warmupSteps: train.warmupSteps,
