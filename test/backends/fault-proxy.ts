@@ -170,8 +170,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     delete headers["keep-alive"];
     headers["content-length"] = String(answer.body.length);
     res.writeHead(answer.status, headers);
-    res.end(answer.body, () => {
-      if (answer.status === 200) stats.delivered.set(key, (stats.delivered.get(key) ?? 0) + 1);
+    // Counted once flushed to a client still there: an answer the client gave up on is no delivery.
+    res.end(answer.body, (error?: Error | null) => {
+      if (error == null && answer.status === 200) stats.delivered.set(key, (stats.delivered.get(key) ?? 0) + 1);
     });
   };
 
