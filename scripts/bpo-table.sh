@@ -29,37 +29,10 @@ THREADS=${THREADS:-2}
 SPLIT=${SPLIT:-test}
 case $SPLIT in test | validation) ;; *) echo "SPLIT must be test or validation, not '$SPLIT'" >&2; exit 2 ;; esac
 
-# A profile's folder, commas written '+' as selfsynth names them (yes-no-balance,sft-positives).
-run_dir() {
-  local profile=${1//,/+} seed=$2 suffix=""
-  [ "$SPLIT" = validation ] && suffix="+validation"
-  if [ "$profile" = default ]; then
-    if [ "$SPLIT" = validation ]; then echo "runs/bpo-validation-seed$seed"; else echo "runs/bpo-seed$seed"; fi
-  else
-    echo "runs/bpo-$profile$suffix-seed$seed"
-  fi
-}
-# The same profile and seed on the other split.
-twin_dir() { if [ "$SPLIT" = test ]; then SPLIT=validation run_dir "$@"; else SPLIT=test run_dir "$@"; fi; }
-finished() { [ -f "$1/manifest.json" ] && grep -q '"finishedAt": "' "$1/manifest.json"; }
-
-# Copies FROM's base round into TO unless TO has one.
-share_base() {
-  local from=$1 to=$2
-  [ -d "$to/eval/base" ] && return 0
-  [ -f "$from/eval/base/species.json" ] || return 0
-  mkdir -p "$to/eval"
-  cp -r "$from/eval/base" "$to/eval/base"
-}
-
-# Copies a finished run's stages into TO unless TO has stages.
-share_stages() {
-  local from=$1 to=$2
-  [ -d "$to/stages" ] && return 0
-  finished "$from" || return 0
-  mkdir -p "$to"
-  cp -r "$from/stages" "$to/stages"
-}
+source scripts/run-sharing.sh
+# The run this script makes (PROFILE SEED), and its twin on the other split whose stages it may copy.
+run_dir() { run_dir_of bpo "$1" "$2" "$SPLIT"; }
+twin_dir() { run_dir_of bpo "$1" "$2" "$(other_split "$SPLIT")"; }
 
 # Copies the default run's positives and pairs (steps and data) into TO unless TO has a stage.
 share_pairs() {

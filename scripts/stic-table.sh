@@ -36,21 +36,10 @@ THREADS=${THREADS:-2}
 SPLIT=${SPLIT:-test}
 case $SPLIT in test | validation) ;; *) echo "SPLIT must be test or validation, not '$SPLIT'" >&2; exit 2 ;; esac
 
-test_dir() { if [ "$1" = default ]; then echo "runs/stic-seed$2"; else echo "runs/stic-${1//,/+}-seed$2"; fi; }
-validation_dir() { if [ "$1" = default ]; then echo "runs/stic-validation-seed$2"; else echo "runs/stic-${1//,/+}+validation-seed$2"; fi; }
-# The run this script makes, and its twin on the other split whose stages it may copy.
-run_dir() { if [ "$SPLIT" = test ]; then test_dir "$@"; else validation_dir "$@"; fi; }
-twin_dir() { if [ "$SPLIT" = test ]; then validation_dir "$@"; else test_dir "$@"; fi; }
-finished() { [ -f "$1/manifest.json" ] && grep -q '"finishedAt": "' "$1/manifest.json"; }
-
-# Copies FROM's finished base round into TO unless TO has one.
-share_base() {
-  local from=$1 to=$2
-  [ -d "$to/eval/base" ] && return 0
-  [ -f "$from/eval/base/species.json" ] || return 0
-  mkdir -p "$to/eval"
-  cp -r "$from/eval/base" "$to/eval/base"
-}
+source scripts/run-sharing.sh
+# The run this script makes (PROFILE SEED), and its twin on the other split whose stages it may copy.
+run_dir() { run_dir_of stic "$1" "$2" "$SPLIT"; }
+twin_dir() { run_dir_of stic "$1" "$2" "$(other_split "$SPLIT")"; }
 
 # Copies the default run's stage-1 pairs (and with "self-check", its self-checked pairs) into TO.
 share_pairs() {
@@ -65,15 +54,6 @@ share_pairs() {
     cp "$from/data/pairs-self-checked.jsonl" "$to/data/"
     cp "$from/steps/self-check.json" "$to/steps/"
   fi
-}
-
-# Copies a finished validation run's stages into TO unless TO has stages.
-share_stages() {
-  local from=$1 to=$2
-  [ -d "$to/stages" ] && return 0
-  finished "$from" || return 0
-  mkdir -p "$to"
-  cp -r "$from/stages" "$to/stages"
 }
 
 first_base=""
