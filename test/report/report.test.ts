@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import type { Browser, Page } from "playwright-core";
 import { registerReport } from "../../src/cli/commands/report.js";
@@ -18,12 +17,11 @@ import { registerBuiltinMethods } from "../../src/methods/index.js";
 import { buildReport } from "../../src/report/build.js";
 import { runRecipe } from "../../src/run/runner.js";
 import { quietDeps, tinyWorldStage, writeSticRecipe } from "../methods/stic/stage-fixtures.js";
-import { browserUnavailable, launchChromium, openReport } from "./browser.js";
+import { browserUnavailable, checkWithScreenshot, launchChromium, openReport } from "./browser.js";
 
 setNumThreads(1);
 registerBuiltinMethods();
 
-const repo = fileURLToPath(new URL("../..", import.meta.url));
 const { dir, world, worldDir, base } = tinyWorldStage("report-");
 const run = join(dir, "run");
 const skip = browserUnavailable() ?? undefined;
@@ -49,21 +47,7 @@ async function onPage(
 ) {
   assert.ok(browser !== undefined);
   const { page, errors, requests } = await openReport(browser, file);
-  try {
-    await check(page, errors, requests);
-  } catch (error) {
-    const shots = join(repo, "test-output", "report");
-    mkdirSync(shots, { recursive: true });
-    const shot = join(shots, `${name}.png`);
-    await page.screenshot({ path: shot, fullPage: true }).catch(() => undefined);
-    // The error's own stack names the failed check; the screenshot's path is added to it.
-    const failure = error as Error;
-    failure.message += `\n  screenshot: ${shot}`;
-    failure.stack = `${failure.stack ?? ""}\n  screenshot: ${shot}`;
-    throw failure;
-  } finally {
-    await page.close();
-  }
+  await checkWithScreenshot(page, "report", name, () => check(page, errors, requests));
 }
 
 test("the runner writes report.html beside report.json", () => {
