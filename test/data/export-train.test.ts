@@ -17,16 +17,9 @@ import {
 } from "../../src/data/export/llamafactory-train.js";
 import { guessLlamaFactoryTemplate, type TrainPlan, yamlFloat } from "../../src/data/export/train-plan.js";
 import { trlTrainScript } from "../../src/data/export/trl-train.js";
-import { cleanup, preferenceRecord, smallDataset, tempDir } from "./fixtures.js";
+import { cleanup, preferenceRecord, readJson, readJsonl, smallDataset, tempDir } from "./fixtures.js";
 
 after(cleanup);
-
-const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"));
-const readJsonl = (path: string) =>
-  readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => JSON.parse(l));
 
 const python = spawnSync("python3", ["-c", "import yaml, ast"], { encoding: "utf8" }).status === 0;
 /** Runs a Python program on stdin's text; its stdout parsed as JSON. */

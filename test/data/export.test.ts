@@ -13,16 +13,9 @@ import { registerExport } from "../../src/cli/commands/export.js";
 import { exportDataset } from "../../src/data/export/index.js";
 import { llavaSftSample } from "../../src/data/export/llava.js";
 import { toTrlContent } from "../../src/data/export/trl.js";
-import { cleanup, smallDataset, tempDir } from "./fixtures.js";
+import { cleanup, readJson, readJsonl, smallDataset, tempDir } from "./fixtures.js";
 
 after(cleanup);
-
-const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"));
-const readJsonl = (path: string) =>
-  readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => JSON.parse(l));
 
 test("toTrlContent: one image part per marker at its place, marker (and its newline) removed", () => {
   assert.deepEqual(toTrlContent("<image>\nDescribe."), [{ type: "image" }, { type: "text", text: "Describe." }]);

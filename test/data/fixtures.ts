@@ -1,6 +1,6 @@
 // Small images and a hand-written two-record dataset (one SFT sample with one image, one
 // preference pair) shared by the data tests.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDataset } from "../../src/data/dataset.js";
@@ -18,6 +18,25 @@ export function tempDir(prefix: string): string {
 /** Removes every folder tempDir made (register with `after(cleanup)`). */
 export function cleanup(): void {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+export const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"));
+/** The JSON value of each non-empty line. */
+export const readJsonl = (path: string) =>
+  readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l));
+
+/** A writer of numbered text files (data-0.json, data-1.jsonl, ...) in a fresh tempDir; returns each path. */
+export function textFiles(prefix: string): (text: string, ext?: string) => string {
+  const dir = tempDir(prefix);
+  let n = 0;
+  return (text, ext = "json") => {
+    const path = join(dir, `data-${n++}.${ext}`);
+    writeFileSync(path, text);
+    return path;
+  };
 }
 
 /** A w x h image filled with one colour. */

@@ -3,23 +3,15 @@
 // each entry with its line; malformed entries refused naming the file, the line and the field; our
 // own TRL and LLaMA-Factory exports read back to the records they came from.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, test } from "node:test";
 import { llamaFactorySftSample } from "../../src/data/export/llamafactory.js";
 import { trlSftRow } from "../../src/data/export/trl.js";
 import type { SftRecord } from "../../src/data/records.js";
 import { readShareGptFile } from "../../src/data/sharegpt.js";
+import { cleanup, textFiles } from "./fixtures.js";
 
-const dir = mkdtempSync(join(tmpdir(), "sharegpt-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-let n = 0;
-const file = (text: string, ext = "json") => {
-  const path = join(dir, `data-${n++}.${ext}`);
-  writeFileSync(path, text);
-  return path;
-};
+after(cleanup);
+const file = textFiles("sharegpt");
 const jsonl = (entries: unknown[]) => file(`${entries.map((e) => JSON.stringify(e)).join("\n")}\n`, "jsonl");
 const array = (entries: unknown[]) => file(JSON.stringify(entries, null, 2));
 

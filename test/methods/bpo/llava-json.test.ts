@@ -1,18 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, test } from "node:test";
 import { readLlavaFile } from "../../../src/methods/bpo/llava-json.js";
+import { cleanup, textFiles } from "../../data/fixtures.js";
 
-const dir = mkdtempSync(join(tmpdir(), "bpo-llava-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-let n = 0;
-const file = (text: string, ext = "json") => {
-  const path = join(dir, `data-${n++}.${ext}`);
-  writeFileSync(path, text);
-  return path;
-};
+after(cleanup);
+const file = textFiles("bpo-llava");
 const entry = (id: string | number, answer = "A dog.") =>
   JSON.stringify({
     id,
@@ -96,5 +89,5 @@ test("an unknown format or an empty file is refused with the file named", () => 
   assert.throws(() => readLlavaFile(csv), new RegExp(`${csv} line 1: not LLaVA data: expected a JSON array`));
   const empty = file("  \n");
   assert.throws(() => readLlavaFile(empty), new RegExp(`${empty}: empty file`));
-  assert.throws(() => readLlavaFile(join(dir, "missing.json")), /missing\.json: cannot read/);
+  assert.throws(() => readLlavaFile(join(dirname(empty), "missing.json")), /missing\.json: cannot read/);
 });
