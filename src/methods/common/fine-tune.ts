@@ -237,16 +237,7 @@ export function trainPlan(options: Omit<FineTuneOptions, "out">, servedModel: st
             dropout: objective.dpo.dropout,
           }
         : null,
-    lora:
-      lora === null
-        ? null
-        : {
-            r: lora.r,
-            alpha: lora.alpha,
-            dropout: lora.dropout,
-            targetModules: lora.targetModules,
-            ...(lora.modulesToSave === undefined ? {} : { modulesToSave: lora.modulesToSave }),
-          },
+    lora, // the stage's LoRA block is the plan's: r, alpha, dropout, targetModules, modulesToSave
     train: {
       lr: train.lr,
       warmupSteps: train.warmupSteps,
