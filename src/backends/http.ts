@@ -200,7 +200,10 @@ export class HttpBackend implements SettlingVisionLanguageModel {
       }
       return call.parse(answer);
     } catch (error) {
-      if (timedOut) throw new RequestTimeoutError(`${endpoint.baseUrl} ${path}: no answer within ${this.timeoutMs} ms`);
+      if (timedOut)
+        throw new RequestTimeoutError(
+          `${endpoint.baseUrl} ${path} (request ${call.key}): no answer within ${this.timeoutMs} ms`,
+        );
       throw error;
     } finally {
       clearTimeout(timer);

@@ -54,6 +54,11 @@ after(async () => {
   saved.remove();
 });
 
+/** How often the client gave up waiting on a request key (the proxy counts deliveries per key). */
+function deadlineRetries(key: string): number {
+  return retries.filter((r) => r.includes(`(request ${key}):`) && /no answer within/.test(r)).length;
+}
+
 const params: GenerationParams = {
   n: 2,
   temperature: 1,
@@ -91,8 +96,14 @@ test("200 requests through drops, 429s, 500s, stalls and malformed JSON: all ans
       });
     });
   });
-  // At the proxy: every item's answer was delivered once, none twice; every fault happened.
-  for (const r of requests) assert.equal(proxy.stats.delivered.get(r.id as string), 1, `${r.id} delivered once`);
+  // At the proxy: every item's answer was delivered, and a second delivery only to an item the
+  // client gave up on (a slow answer past its deadline, asked again: the client's doing, not a
+  // fault's, and the test above shows the item still settled once with its own samples).
+  for (const r of requests) {
+    const delivered = proxy.stats.delivered.get(r.id as string) ?? 0;
+    assert.ok(delivered >= 1, `${r.id} delivered`);
+    assert.ok(delivered - 1 <= deadlineRetries(r.id as string), `${r.id} delivered ${delivered} times`);
+  }
   for (const fault of FAULTS) assert.ok(proxy.stats.faults[fault] > 0, `some ${fault} faults`);
   const faults = FAULTS.reduce((sum, f) => sum + proxy.stats.faults[f], 0);
   assert.ok(faults >= 30, `${faults} faults injected`);
@@ -121,7 +132,13 @@ test("teacher-forced scoring through the same faults (tokenize and prompt_logpro
     assert.deepEqual(s.value.tokens, direct[i].tokens);
     assert.ok(Math.abs(s.value.total - direct[i].total) < 1e-3);
   });
-  for (const item of items) assert.equal(proxy.stats.delivered.get(item.id as string), 1);
+  for (const item of items) {
+    const delivered = proxy.stats.delivered.get(item.id as string) ?? 0;
+    assert.ok(
+      delivered >= 1 && delivered - 1 <= deadlineRetries(item.id as string),
+      `${item.id} delivered ${delivered} times`,
+    );
+  }
 });
 
 test("an item that keeps failing is reported with its reason, not dropped", async () => {
