@@ -21,7 +21,15 @@ const stageOf = (profile?: string) =>
   loadRecipe(path, profile === undefined ? {} : { profile }).recipe.stages[0] as Bpo;
 
 test("recipes/bpo.yaml resolves with no profile and with each of its profiles", () => {
-  assert.deepEqual(profiles, ["quick", "sft-positives", "contrastive", "unbalanced", "validation"]);
+  assert.deepEqual(profiles, [
+    "quick",
+    "sft-positives",
+    "contrastive",
+    "unbalanced",
+    "likelihood-0.01",
+    "likelihood-0.05",
+    "validation",
+  ]);
   for (const profile of [undefined, ...profiles]) {
     const { recipe } = loadRecipe(path, profile === undefined ? {} : { profile });
     assert.deepEqual(
@@ -37,6 +45,11 @@ test("recipes/bpo.yaml resolves with no profile and with each of its profiles", 
   assert.equal(stageOf().balanceYesNo, true, "chosen on validation");
   assert.equal(stageOf("unbalanced").balanceYesNo, false, "the paper keeps every pair");
   assert.deepEqual({ ...stageOf("unbalanced"), balanceYesNo: true }, stageOf());
+  for (const alpha of [0.01, 0.05]) {
+    const stage = stageOf(`likelihood-${alpha}`);
+    assert.equal(stage.dpo.alpha, alpha);
+    assert.deepEqual({ ...stage, dpo: { ...stage.dpo, alpha: 0 } }, stageOf(), "only the likelihood weight changes");
+  }
   const contrastive = stageOf("contrastive").weakening;
   assert.ok(contrastive !== false && contrastive.decoding === "contrastive");
   assert.equal(contrastive.t, 900, "a profile changes only what it names");
