@@ -21,7 +21,7 @@ const stagesOf = (profile?: string) =>
   loadRecipe(path, profile === undefined ? {} : { profile }).recipe.stages as Csr[];
 
 test("three iterations of csr-iteration, alike, under every profile", () => {
-  assert.deepEqual(profiles, ["quick", "no-calibration", "released-code", "sampling", "validation"]);
+  assert.deepEqual(profiles, ["quick", "no-calibration", "released-code", "sampling", "images-32", "validation"]);
   for (const profile of [undefined, ...profiles]) {
     const stages = stagesOf(profile);
     assert.deepEqual(
@@ -61,5 +61,14 @@ test("each profile changes what it names", () => {
     [quick.images, quick.maxCharacters, quick.proposal.beams, quick.proposal.diversityPenalty],
     [4, 400, 3, 3],
   );
+  assert.deepEqual(
+    stagesOf("images-32").map((s) => s.images),
+    [32, 32, 32],
+  );
+  assert.deepEqual(
+    stagesOf().map((s) => s.images),
+    [256, 256, 256],
+  );
+  assert.deepEqual({ ...stagesOf("images-32")[1], images: 256 }, stagesOf()[1], "only the budget changes");
   assert.equal(loadRecipe(path, { profile: "validation" }).recipe.eval.split, "validation");
 });
