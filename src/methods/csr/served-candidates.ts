@@ -21,8 +21,10 @@
 //   - the server refuses the node because its prompt and `maxSentenceTokens` overflow the context
 //     (CONTEXT_FULL): one empty final candidate, `context`, so the search finishes the path as it
 //     stands. (The embedded generator still grows a shorter last sentence in the room left.)
-// lmScore is the mean log-prob of the sample's tokens, the closing one included, as the embedded
-// sampling proposal scores.
+// The answer is the prefix and the sentence joined as BPO joins its continuations
+// (common/continuation.ts): with a space between them unless the server's text brings its own, as
+// vLLM's does and `selfsynth serve`'s does not. lmScore is the mean log-prob of the sample's
+// tokens, the closing one included, as the embedded sampling proposal scores.
 //
 // Seeds: node N's samples are asked as request `csr-node:N` of a call with the run's seed, so the
 // backend samples them with requestSeed(seed, "csr-node:N") (src/backends/seeds.ts), the number the
@@ -39,6 +41,7 @@ import {
   type SettlingVisionLanguageModel,
   type VisionLanguageModel,
 } from "../../backends/types.js";
+import { joinContinuation } from "../common/continuation.js";
 import type { CandidateGenerator, CandidateSentence, ExpandRequest, Proposal, SamplingProposal } from "./candidates.js";
 
 export interface ServedCandidateOptions {
@@ -172,7 +175,7 @@ export class ServedCandidateGenerator implements CandidateGenerator {
     return {
       node,
       sentence: continuation.trim(),
-      response: `${r.prefix}${continuation}`.trim(),
+      response: joinContinuation(r.prefix, continuation),
       logprobs: s.logprobs,
       lmScore: s.logprobs.reduce((a, b) => a + b, 0) / s.logprobs.length,
       finish,
