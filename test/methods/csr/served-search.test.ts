@@ -5,7 +5,6 @@
 // paths; every candidate sentence ends at a sentence boundary (the stop mark only at its end) and
 // every answer continues the prefix it was asked to continue; every node is released.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import { EmbeddedImageTextScorer } from "../../../src/backends/embedded.js";
 import { HttpBackend } from "../../../src/backends/http.js";
@@ -24,34 +23,18 @@ import { loadWorldConfig } from "../../../src/world/config.js";
 import { renderScene } from "../../../src/world/render.js";
 import { Rng } from "../../../src/world/rng.js";
 import { sampleScene } from "../../../src/world/scene.js";
+import { type ServeProcess, startServe } from "../../cli/selfsynth-process.js";
 
 setNumThreads(1);
 
-let serve: ChildProcess;
+let serve: ServeProcess | undefined;
 let backend: HttpBackend;
 let scorer: EmbeddedImageTextScorer;
 let prompts: SearchPrompt[];
 
-/** Starts `selfsynth serve` on the shipped base on a free port; resolves with its base URL (with /v1). */
-function startServe(): Promise<string> {
-  serve = spawn(
-    process.execPath,
-    ["--import", "tsx", "src/cli/main.ts", "serve", "--model", "assets/base", "--port", "0", "--threads", "1"],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  return new Promise((resolve, reject) => {
-    let err = "";
-    serve.stderr?.on("data", (chunk: Buffer) => {
-      err += chunk.toString();
-      const m = /at (http:\/\/\S+\/v1)/.exec(err);
-      if (m) resolve(m[1]);
-    });
-    serve.once("exit", (code) => reject(new Error(`selfsynth serve exited (${code}): ${err}`)));
-  });
-}
-
 before(async () => {
-  const url = await startServe();
+  serve = await startServe("assets/base");
+  const { url } = serve;
   const models = await (await fetch(`${url}/models`)).json();
   backend = new HttpBackend({ baseUrls: [url], model: models.data[0].id, timeoutMs: 60_000 });
   scorer = EmbeddedImageTextScorer.load("assets/scorer");
@@ -71,11 +54,7 @@ before(async () => {
 after(async () => {
   await backend?.close();
   await scorer?.close();
-  await new Promise<void>((resolve) => {
-    if (serve === undefined || serve.exitCode !== null) return resolve();
-    serve.once("exit", () => resolve());
-    serve.kill("SIGTERM");
-  });
+  await serve?.stop();
 });
 
 /** The served generator, with every request and its candidates recorded. */
