@@ -236,6 +236,7 @@ function toGenerated(s: Sample, logprobs: boolean): GeneratedSample {
     tokens: s.tokenIds.map(String),
     logprobs: logprobs ? s.logprobs : null,
     finishReason: s.finishReason,
+    stopString: s.stopString,
   };
 }
 

@@ -133,8 +133,9 @@ export function parseChoices(answer: unknown, n: number, wantLogprobs: boolean, 
     if (!isObject(choice) || !isObject(choice.message)) throw new MalformedResponseError(`${at}: no message`);
     const text = choice.message.content ?? "";
     if (typeof text !== "string") throw new MalformedResponseError(`${at}.message.content is not a string`);
-    const finishReason = choice.finish_reason === "length" ? "length" : "stop";
-    if (!wantLogprobs) return { text, tokens: [], logprobs: null, finishReason };
+    const finishReason: GeneratedSample["finishReason"] = choice.finish_reason === "length" ? "length" : "stop";
+    const sample = { text, finishReason, ...stopStringOf(choice) };
+    if (!wantLogprobs) return { ...sample, tokens: [], logprobs: null };
     const content = isObject(choice.logprobs) ? choice.logprobs.content : undefined;
     if (!Array.isArray(content)) throw new MalformedResponseError(`${at}.logprobs.content is missing`);
     const tokens: string[] = [];
@@ -145,8 +146,19 @@ export function parseChoices(answer: unknown, n: number, wantLogprobs: boolean, 
       tokens.push(tokenName(entry.token));
       logprobs.push(entry.logprob);
     });
-    return { text, tokens, logprobs, finishReason };
+    return { ...sample, tokens, logprobs };
   });
+}
+
+/**
+ * vLLM's `stop_reason`: the stop string a choice ended on, or null for the end of the answer
+ * (also an int: a stop token id, which is no stop string); nothing when the server leaves it out
+ * (OpenAI, llama.cpp), so that callers know it cannot say.
+ */
+function stopStringOf(choice: Record<string, unknown>): Pick<GeneratedSample, "stopString"> {
+  if (!("stop_reason" in choice) || choice.stop_reason === undefined) return {};
+  const reason = choice.stop_reason;
+  return { stopString: choice.finish_reason === "stop" && typeof reason === "string" ? reason : null };
 }
 
 /** One prompt position of vLLM's prompt_logprobs: token id → its log-prob (null at position 0). */

@@ -46,6 +46,13 @@ export interface GeneratedSample {
   /** Per-token log-probs under the model (before temperature/top-p/top-k), when asked for. */
   logprobs: number[] | null;
   finishReason: "stop" | "length";
+  /**
+   * The stop string the sample ended on (text cut before it), or null when it stopped otherwise
+   * (the answer's end, or length); absent when the backend cannot say (an OpenAI-compatible
+   * server without vLLM's `stop_reason`). Tells a stop string from the answer's end, which
+   * finishReason "stop" covers both of.
+   */
+  stopString?: string | null;
 }
 
 /** A conversation whose last turn is the assistant response to score by teacher forcing. */

@@ -48,6 +48,11 @@ export interface Sample {
   /** The model's log-prob of each generated id (raw log-softmax, before any sampling transform). */
   logprobs: number[];
   finishReason: "stop" | "length";
+  /**
+   * The stop string the sample ended on, or null (the answer's end, or length): what vLLM's
+   * OpenAI API calls `stop_reason`, which tells a sentence's stop from the answer's end.
+   */
+  stopString: string | null;
 }
 
 // --- the loop --------------------------------------------------------------------------------------
@@ -101,7 +106,14 @@ export function generateWith(
     }
   });
   const rows: RowState[] = requests.flatMap((_, request) =>
-    Array.from({ length: p.n }, () => ({ request, tokenIds: [], logprobs: [], text: "", finishReason: null })),
+    Array.from({ length: p.n }, () => ({
+      request,
+      tokenIds: [],
+      logprobs: [],
+      text: "",
+      finishReason: null,
+      stopString: null,
+    })),
   );
   const gens = rows.map((r, i) => {
     const own = requests[r.request].seed;
@@ -154,6 +166,7 @@ export function generateWith(
       tokenIds: row.tokenIds,
       logprobs: row.logprobs,
       finishReason: row.finishReason ?? "length",
+      stopString: row.stopString,
     });
   }
   return out;

@@ -121,6 +121,8 @@ export interface RowState {
   logprobs: number[];
   text: string;
   finishReason: "stop" | "length" | null;
+  /** The stop string the row ended on (null: not ended, or ended otherwise). */
+  stopString: string | null;
 }
 
 /** The seed of sample j of request i: a hash, so that every row draws an independent stream. */
@@ -145,17 +147,18 @@ export function finishRow(
   }
   row.text = tokenizer.decode(row.tokenIds, { skipSpecial: true });
   let cut = -1;
-  let cutLength = 0;
+  let matched = "";
   for (const stop of p.stop) {
     const at = row.text.indexOf(stop);
     if (at >= 0 && (cut < 0 || at < cut)) {
       cut = at;
-      cutLength = stop.length;
+      matched = stop;
     }
   }
   if (cut >= 0) {
-    row.text = row.text.slice(0, p.includeStopStr ? cut + cutLength : cut);
+    row.text = row.text.slice(0, p.includeStopStr ? cut + matched.length : cut);
     row.finishReason = "stop";
+    row.stopString = matched;
   } else if (row.tokenIds.length >= p.maxNewTokens || promptLength + row.tokenIds.length >= maxPositions) {
     row.finishReason = "length";
   }

@@ -175,7 +175,8 @@ export function chatCompletion(
           ? null
           : { content: openAILogprobs(naming(ctx, req), s.tokenIds, s.logprobs, result.top[index]) },
       finish_reason: s.finishReason,
-      stop_reason: null,
+      // vLLM's: the stop string matched, null for the end of the answer or length.
+      stop_reason: s.stopString,
     })),
     usage: usage(job, result.samples),
     prompt_logprobs: result.prompt === null ? null : vllmPromptLogprobs(ctx.tokenizer, result.prompt),
@@ -210,7 +211,7 @@ export function chatChunks(
     if (entries !== null) chunks.push(choice({ content: piece }, { logprobs: { content: [entries[t]] } }));
     else if (piece !== "") chunks.push(choice({ content: piece }));
   });
-  chunks.push(choice({}, { finish_reason: s.finishReason, stop_reason: null }));
+  chunks.push(choice({}, { finish_reason: s.finishReason, stop_reason: s.stopString }));
   if (req.stream_options?.include_usage) chunks.push({ ...head, choices: [], usage: usage(job, result.samples) });
   return chunks;
 }

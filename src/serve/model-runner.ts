@@ -152,5 +152,11 @@ export class ModelRunner {
 
 /** A prompt that ends with a closed turn: the model has nothing to add (see messages.ts). */
 function emptySamples(n: number): Sample[] {
-  return Array.from({ length: n }, () => ({ text: "", tokenIds: [], logprobs: [], finishReason: "stop" as const }));
+  return Array.from({ length: n }, () => ({
+    text: "",
+    tokenIds: [],
+    logprobs: [],
+    finishReason: "stop" as const,
+    stopString: null,
+  }));
 }

@@ -174,7 +174,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         logprobs.push(logprob);
         const text = ctx.tokenizer.decode(ids, { skipSpecial: true });
         const partial: ChatResult = {
-          samples: [{ text, tokenIds: ids, logprobs, finishReason: "length" }],
+          samples: [{ text, tokenIds: ids, logprobs, finishReason: "length", stopString: null }],
           top: [null],
           prompt: null,
         };

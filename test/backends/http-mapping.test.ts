@@ -118,6 +118,14 @@ test("choices: in index order, token ids from token_id:N, finish reasons; malfor
     { text: "b", tokens: ["12"], logprobs: [-0.5], finishReason: "length" },
   ]);
   assert.deepEqual(parseChoices({ choices: [choice(0, "a", "stop")] }, 1, false, "r")[0].logprobs, null);
+  // vLLM's stop_reason: the stop string matched; null (or a stop token id) for the answer's end;
+  // left out by servers that do not say, and then absent from the sample.
+  const stopped = (stop_reason: unknown, finish = "stop") => ({ ...choice(0, "a", finish), stop_reason });
+  const stopStrings = [stopped("."), stopped(null), stopped(2), stopped(null, "length")].map(
+    (c) => parseChoices({ choices: [c] }, 1, true, "r")[0].stopString,
+  );
+  assert.deepEqual(stopStrings, [".", null, null, null]);
+  assert.equal("stopString" in samples[0], false);
   assert.throws(() => parseChoices({ choices: [choice(0, "a", "stop")] }, 2, true, "r"), MalformedResponseError);
   assert.throws(() => parseChoices({ nope: 1 }, 1, true, "r"), MalformedResponseError);
   assert.throws(

@@ -69,6 +69,7 @@ function assertSameSamples(a: GeneratedSample[][], b: GeneratedSample[][], tol: 
       assert.equal(s.text, t.text, at);
       assert.deepEqual(s.tokens, t.tokens, at);
       assert.equal(s.finishReason, t.finishReason, at);
+      assert.equal(s.stopString, t.stopString, `${at}: serve's stop_reason is the embedded sample's stop string`);
       assert.equal(s.logprobs?.length, t.logprobs?.length, at);
       s.logprobs?.forEach((l, k) => {
         assert.ok(Math.abs(l - (t.logprobs as number[])[k]) <= tol, `${at} token ${k}: ${l} vs ${t.logprobs?.[k]}`);
@@ -116,6 +117,15 @@ test("HTTP + serve = embedded: greedy, and seeded temperature 1 with n = 3, top-
         "n samples differ",
       );
   }
+  // The stop string a sample ended on (serve's stop_reason) is the embedded sample's. The tiny model
+  // rarely writes '.'; a space ends every answer of two words or more.
+  const spaced = params({ temperature: 1, n: 2, seed: 8, stop: ["zzz", " "] });
+  const stopped = await http.generate(requests, spaced);
+  assertSameSamples(stopped, await embedded.generate(requests, spaced), 1e-4);
+  assert.ok(
+    stopped.flat().some((s) => s.stopString === " "),
+    "some sample stops on ' '",
+  );
   // Another seed gives other samples (the seed reaches the server).
   const a = await http.generate(requests, params({ temperature: 1, n: 3, seed: 7 }));
   const b = await http.generate(requests, params({ temperature: 1, n: 3, seed: 9 }));

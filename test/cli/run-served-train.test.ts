@@ -6,7 +6,6 @@
 // "tiny-trained": the "trained" model) continues it with --continue-with; before that, a refused
 // URL is an error naming it and the run still waits; after, a finished run refuses --continue-with.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, mock, test } from "node:test";
@@ -17,29 +16,11 @@ import { encodeJpeg, encodePng } from "../../src/images/index.js";
 import { registerBuiltinMethods } from "../../src/methods/index.js";
 import { tinyWorldStage } from "../methods/stic/stage-fixtures.js";
 import { pattern } from "../serve/fixture.js";
+import { type ServeProcess, selfsynthRun, startServe } from "./selfsynth-process.js";
 
 const fx = tinyWorldStage("selfsynth-run-served-train-");
 const images = join(fx.dir, "images");
-const servers: ChildProcess[] = [];
-
-/** Starts `selfsynth serve` on a free port serving `name`; resolves with its base URL (with /v1). */
-function startServe(name: string): Promise<string> {
-  const serve = spawn(
-    process.execPath,
-    ["--import", "tsx", "src/cli/main.ts", "serve", "--model", fx.base, "--port", "0", "--served-model-name", name],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  servers.push(serve);
-  return new Promise((resolve, reject) => {
-    let err = "";
-    serve.stderr?.on("data", (chunk: Buffer) => {
-      err += chunk.toString();
-      const m = /at (http:\/\/\S+\/v1)/.exec(err);
-      if (m) resolve(m[1]);
-    });
-    serve.once("exit", (code) => reject(new Error(`selfsynth serve exited (${code}): ${err}`)));
-  });
-}
+const servers: ServeProcess[] = [];
 
 let baseUrl = "";
 let trainedUrl = "";
@@ -50,37 +31,14 @@ before(async () => {
   writeFileSync(join(images, "b.jpg"), await encodeJpeg(pattern(2, 40, 30)));
   writeFileSync(join(images, "c.png"), await encodePng(pattern(3, 24, 24)));
   writeFileSync(join(images, "d.jpeg"), await encodeJpeg(pattern(4, 32, 32)));
-  [baseUrl, trainedUrl] = await Promise.all([startServe("tiny"), startServe("tiny-trained")]);
+  const started = ["tiny", "tiny-trained"].map((name) => startServe(fx.base, { name }));
+  for (const s of started) s.then((p) => servers.push(p)).catch(() => {});
+  [baseUrl, trainedUrl] = (await Promise.all(started)).map((s) => s.url);
 });
 
 after(async () => {
-  await Promise.all(
-    servers.map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          if (s.exitCode !== null) return resolve();
-          s.once("exit", () => resolve());
-          s.kill("SIGTERM");
-        }),
-    ),
-  );
+  await Promise.all(servers.map((s) => s.stop()));
 });
-
-/** `selfsynth run ARGS` as its own process: its exit code and output. */
-function selfsynthRun(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "run", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr.on("data", (c: Buffer) => {
-    stderr += c.toString();
-  });
-  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
-}
 
 /** `selfsynth run ARGS` in this process (faster): what it printed and the exit code it set. */
 async function selfsynthRunHere(args: string[]): Promise<{ printed: string[]; exitCode: number | undefined }> {

@@ -150,6 +150,7 @@ test("onToken sees every generated token of every row, in order, as it is drawn"
 test("stop strings cut the text before them and finish with reason stop", () => {
   const params = { temperature: 1, maxNewTokens: 16, seed: 9 };
   const free = generate(model, tokenizer, requests, params).map((r) => r[0]);
+  for (const s of free) assert.equal(s.stopString, null, "no stop strings asked: none matched");
   // Choose, per request, a word the unconstrained sample produces after its first word.
   const target = free.find((s) => s.text.split(" ").length >= 3);
   assert.ok(target, "some sample has 3 words");
@@ -163,6 +164,7 @@ test("stop strings cut the text before them and finish with reason stop", () => 
     }
     assert.equal(s.text, free[i].text.slice(0, at));
     assert.equal(s.finishReason, "stop");
+    assert.equal(s.stopString, word, "the stop string it ended on");
     // The tokens stop with the one that completed the stop string; they prefix the free run.
     assert.deepEqual(s.tokenIds, free[i].tokenIds.slice(0, s.tokenIds.length));
     assert.ok(s.tokenIds.length < free[i].tokenIds.length || free[i].finishReason === "length");

@@ -10,7 +10,7 @@ import { resolveRecipe } from "../../src/run/recipe.js";
 import { defineStageKind, registerStageKind } from "../../src/run/stage-kind.js";
 
 registerStic();
-// A kind that runs inside the embedded model (as CSR's search does).
+// A kind that runs inside the embedded model (as CSR's diverse beam search does).
 registerStageKind(
   defineStageKind({
     type: "test-inside",

@@ -113,18 +113,6 @@ export function cutAnswer(answer: string, fraction: number): { prefix: string; w
   return { prefix: answer.slice(0, (last.index ?? 0) + last[0].length), words };
 }
 
-/**
- * The negative of a continuation: the prefix, then the continuation, with a space between them
- * unless one side already has whitespace there or the continuation starts with punctuation (the
- * embedded tokenizer decodes a continuation without its leading space).
- */
-export function joinContinuation(prefix: string, continuation: string): string {
-  if (prefix === "") return continuation.trim();
-  const rest = continuation.replace(/\s+$/, "");
-  if (rest === "" || /\s$/.test(prefix) || /^\s/.test(rest) || /^[.,;:!?)]/.test(rest)) return prefix + rest;
-  return `${prefix} ${rest}`;
-}
-
 /** A uniform grey (128) PNG of the image's size. */
 export async function grayLike(image: ChatImage, source: string): Promise<ChatImage> {
   const { width, height } = await decodeImage(image.bytes, { source });

@@ -20,10 +20,11 @@ import { type PreferenceRecord, parsePreferenceRecord } from "../../data/records
 import type { ChatImage } from "../../images/chat-image.js";
 import type { PixelNormalize } from "../../images/diffusion-noise.js";
 import type { Dropped } from "../common/chunked-records.js";
+import { joinContinuation } from "../common/continuation.js";
 import { itemRng } from "../common/item-rng.js";
 import { chosenAgainstEach } from "../common/pairs.js";
 import { judgeNegative, type NegativeDrop, type NegativeRules, normalizeText } from "./filters.js";
-import { cleanRewrite, type Imageless, type InjectionMode, injectionPlan, joinContinuation } from "./injection.js";
+import { cleanRewrite, type Imageless, type InjectionMode, injectionPlan } from "./injection.js";
 import type { Positive } from "./positives.js";
 import { generateContrastively, type WeakeningDecoding, weakenedImage } from "./weakening.js";
 

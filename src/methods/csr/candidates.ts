@@ -2,11 +2,21 @@
 // each node of its trees. A node is a prompt with the start of an answer; the generator names
 // every candidate it returns as a new node, which the search either expands later or releases.
 // The interface is all the search knows, so that a generator may keep per-node state (the
-// embedded one keeps each node's KV cache, embedded-candidates.ts) or none: an OpenAI-compatible
-// endpoint version would send the prompt with the prefix as a continued assistant message, ask
-// for `n` candidates with `stop: ["."]` and their log-probs, and keep nothing.
+// embedded one keeps each node's KV cache, embedded-candidates.ts) or none (the served one sends
+// the prompt with the prefix as a continued assistant message to any backend, asks for `n`
+// samples with `stop: ["."]` and their log-probs, and keeps nothing: served-candidates.ts).
 import type { ChatTurn } from "../../backends/types.js";
 import type { ChatImage } from "../../images/chat-image.js";
+
+/**
+ * How a node's candidates are proposed: the released code's diverse group beam search (the
+ * embedded generator only: it steps the decoder's beams itself), or independent samples (both).
+ */
+export type Proposal =
+  | { kind: "diverse-beam"; beams: number; groups: number; returned: number; diversityPenalty: number }
+  | SamplingProposal;
+
+export type SamplingProposal = { kind: "sampling"; n: number; temperature: number; topP: number };
 
 /** One tree's prompt: an image and the conversation, ending with the user's turn. */
 export interface SearchPrompt {

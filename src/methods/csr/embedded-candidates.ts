@@ -18,11 +18,7 @@ import { bannedTokenIds } from "../../models/sampling.js";
 import { expandCached, expandNaive, type MakeSearch, type SearchStart } from "../../models/token-search-driver.js";
 import type { Tokenizer } from "../../models/tokenizer.js";
 import type { VLM } from "../../models/vlm.js";
-import type { CandidateGenerator, CandidateSentence, ExpandRequest } from "./candidates.js";
-
-export type Proposal =
-  | { kind: "diverse-beam"; beams: number; groups: number; returned: number; diversityPenalty: number }
-  | { kind: "sampling"; n: number; temperature: number; topP: number };
+import type { CandidateGenerator, CandidateSentence, ExpandRequest, Proposal } from "./candidates.js";
 
 export interface EmbeddedCandidateOptions {
   proposal: Proposal;

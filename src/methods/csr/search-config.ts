@@ -4,7 +4,8 @@
 // `kind` choosing which fields apply, so that a profile can switch kind by naming it alone
 // (profiles merge into the recipe before validation).
 import { z } from "zod";
-import type { EmbeddedCandidateOptions, Proposal } from "./embedded-candidates.js";
+import type { Proposal } from "./candidates.js";
+import type { EmbeddedCandidateOptions } from "./embedded-candidates.js";
 import type { SearchOptions } from "./search.js";
 
 const count = (value: number, help: string) => z.number().int().min(1).default(value).describe(help);

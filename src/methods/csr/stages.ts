@@ -9,8 +9,13 @@
 // relevance and self score of the chosen and rejected sides, the figure the paper plots across
 // iterations (also the `relevance` step's result in `steps/relevance.json`, and a log line).
 //
-// The search needs each node's next-token distributions and KV cache: the embedded backend
-// only, for now (an OpenAI-compatible generator would implement candidates.ts's interface).
+// The search's candidates come from the embedded generator when the input model is a checkpoint
+// (each node keeps its KV cache; diverse group beam search or sampling), else from the served one
+// (an OpenAI-compatible endpoint: continued assistant messages, sampling only, nothing kept;
+// served-candidates.ts). Relevance is always the embedded CLIP-style scorer (`scorer`). Over a
+// served model, training is handed off as every stage's is (trainStageModel): the pairs and
+// their exports are written and the run waits for the trained model (README, "Training a served
+// model"), so three iterations are three hand-offs.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -25,11 +30,19 @@ import type { Dropped } from "../common/chunked-records.js";
 import { LoraSchema, TrainSchema, trainStageModel } from "../common/fine-tune.js";
 import { makeRecords, openStageData, storeImage } from "../common/stage-data.js";
 import { stagePoolItems } from "../common/world-items.js";
+import type { CandidateGenerator } from "./candidates.js";
 import { EmbeddedCandidateGenerator } from "./embedded-candidates.js";
 import { csrPrompts } from "./prompts.js";
 import { csrRecord, relevanceSummary } from "./records.js";
 import { sentenceSearch } from "./search.js";
-import { candidateOptions, csrSearchSampling, SearchConfigSchema, searchOptions } from "./search-config.js";
+import {
+  candidateOptions,
+  csrSearchSampling,
+  type SearchConfig,
+  SearchConfigSchema,
+  searchOptions,
+} from "./search-config.js";
+import { ServedCandidateGenerator } from "./served-candidates.js";
 
 export const csrIteration = defineStageKind({
   type: "csr-iteration",
@@ -43,10 +56,12 @@ export const csrIteration = defineStageKind({
     train: TrainSchema.prefault({}),
   }),
   needsSplits: () => ["pool"],
-  needs: () => ({
+  needs: (config) => ({
+    // Over an endpoint: the image with each request, and the candidates' log-probs (R_T).
+    backend: { images: 1, generationLogprobs: true },
     weights: true,
-    embeddedOnly: "its sentence-level search steps the embedded model's decoder sentence by sentence",
     poolImages: true,
+    ...(config.proposal.kind === "diverse-beam" ? { embeddedOnly: DIVERSE_BEAM_NEEDS } : {}),
   }),
   async run(ctx, config) {
     if (!existsSync(join(config.scorer, "config.json")))
@@ -65,16 +80,9 @@ export const csrIteration = defineStageKind({
           predropped: pool.dropped,
           chunkSize: config.chunkSize,
           make: async (backend, chunk) => {
-            const embedded = embeddedOnly(backend, ctx.name);
-            const generator = new EmbeddedCandidateGenerator(embedded.model, embedded.tokenizer, {
-              ...candidateOptions(config),
-              seed: ctx.seed,
-              pixels: (r) =>
-                imageInput(r.prompt.image, embedded.model.config.vision.imageSize, `pool image ${r.prompt.id}`),
-            });
             const searches = await sentenceSearch(
               csrPrompts(chunk, ctx.seed),
-              generator,
+              candidateGenerator(backend, config, ctx),
               scorer,
               searchOptions(config),
               ctx.signal,
@@ -112,11 +120,25 @@ export const csrIteration = defineStageKind({
   },
 });
 
-function embeddedOnly(backend: VisionLanguageModel, stage: string): EmbeddedBackend {
-  if (backend instanceof EmbeddedBackend) return backend;
-  throw new Error(
-    `${stage}: CSR's sentence-level search runs on the embedded backend only (it keeps each node's KV cache); ${backend.name} is not embedded`,
-  );
+/** Why `proposal.kind: diverse-beam` cannot run over an endpoint (the run refuses it at start). */
+const DIVERSE_BEAM_NEEDS =
+  "its proposal.kind diverse-beam (diverse group beam search) steps the embedded model's decoder, which an OpenAI-compatible server does not expose (set proposal: { kind: sampling } to search over the endpoint)";
+
+/** The embedded generator on the embedded backend, the served one on any other. */
+function candidateGenerator(backend: VisionLanguageModel, config: SearchConfig, ctx: StageContext): CandidateGenerator {
+  const options = candidateOptions(config);
+  if (backend instanceof EmbeddedBackend) {
+    const { model } = backend;
+    return new EmbeddedCandidateGenerator(model, backend.tokenizer, {
+      ...options,
+      seed: ctx.seed,
+      pixels: (r) => imageInput(r.prompt.image, model.config.vision.imageSize, `pool image ${r.prompt.id}`),
+    });
+  }
+  const { proposal, maxSentenceTokens, stopMark } = options;
+  if (proposal.kind !== "sampling")
+    throw new Error(`${ctx.name}.proposal.kind: ${backend.name}: ${DIVERSE_BEAM_NEEDS}`);
+  return new ServedCandidateGenerator(backend, { proposal, maxSentenceTokens, stopMark, seed: ctx.seed });
 }
 
 /** The stage's relevance summary, logged and written to data/relevance.json. */

@@ -6,7 +6,6 @@ import {
   cutAnswer,
   descriptionRewritePrompt,
   injectionPlan,
-  joinContinuation,
   QA_EXAMPLES,
   qaRewritePrompt,
   rewritePrompt,
@@ -68,14 +67,6 @@ test("cutting an answer keeps floor(words · fraction) words, as written", () =>
   assert.deepEqual(cutAnswer("yes", 0.75), { prefix: "", words: 0 }, "a one-word answer cuts to nothing");
   assert.deepEqual(cutAnswer(answer, 1), { prefix: answer, words: 15 });
   assert.throws(() => cutAnswer(answer, 1.5), /fraction 1.5/);
-});
-
-test("a continuation joins its prefix with one space, unless the text already has one", () => {
-  assert.equal(joinContinuation("there is a large", "blue crescent."), "there is a large blue crescent.");
-  assert.equal(joinContinuation("there is a large", " blue crescent. "), "there is a large blue crescent.");
-  assert.equal(joinContinuation("a red star", ". a ring"), "a red star. a ring");
-  assert.equal(joinContinuation("", "  yes "), "yes");
-  assert.equal(joinContinuation("a star", ""), "a star");
 });
 
 test("prior-continuation withholds the image: no image, no marker, the cut as the answer's start", async () => {

@@ -1,6 +1,7 @@
 // recipes/csr.yaml, as shipped: it and each of its profiles resolve against the registered stage
 // kinds; three iterations of one kind with equal settings; the released code's values where the
-// recipe claims them; the profiles change what they name and nothing else.
+// recipe claims them; the profiles change what they name and nothing else. recipes/csr-endpoint.yaml:
+// three sampling iterations over an endpoint, which the run's start checks let through.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import type { csrIteration } from "../../../src/methods/csr/stages.js";
 import { registerBuiltinMethods } from "../../../src/methods/index.js";
+import { checkStagesOverEndpoint, endpointOf, runNeeds } from "../../../src/run/model-source.js";
 import { loadRecipe } from "../../../src/run/recipe.js";
 import type { StageConfig } from "../../../src/run/stage-kind.js";
 
@@ -71,4 +73,27 @@ test("each profile changes what it names", () => {
   );
   assert.deepEqual({ ...stagesOf("images-32")[1], images: 256 }, stagesOf()[1], "only the budget changes");
   assert.equal(loadRecipe(path, { profile: "validation" }).recipe.eval.split, "validation");
+});
+
+test("csr-endpoint.yaml: three sampling iterations over an endpoint, let through at start, asking for log-probs", () => {
+  const endpointPath = join(root, "recipes/csr-endpoint.yaml");
+  for (const profile of [undefined, "quick"]) {
+    const { recipe } = loadRecipe(endpointPath, profile === undefined ? {} : { profile });
+    const stages = recipe.stages as Csr[];
+    assert.deepEqual(
+      stages.map((s) => [s.name, s.type, s.proposal.kind]),
+      [1, 2, 3].map((n) => [`csr-iter${n}`, "csr-iteration", "sampling"]),
+    );
+    const endpoint = endpointOf(recipe.model);
+    assert.ok(endpoint !== null);
+    checkStagesOverEndpoint(recipe.stages, endpoint, endpointPath);
+    assert.deepEqual(runNeeds(recipe), { images: 1, generationLogprobs: true });
+  }
+  // The same stages with csr.yaml's diverse-beam proposal are refused over the endpoint.
+  const { recipe } = loadRecipe(endpointPath);
+  const beam = recipe.stages.map((s) => ({ ...s, proposal: stagesOf()[0].proposal }));
+  assert.throws(
+    () => checkStagesOverEndpoint(beam, endpointOf(recipe.model) ?? assert.fail(), endpointPath),
+    /stages\[0\] csr-iter1 \(csr-iteration\) cannot run over the endpoint model base at .*: its proposal\.kind diverse-beam/,
+  );
 });
