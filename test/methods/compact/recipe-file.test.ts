@@ -21,7 +21,7 @@ const stage = (profile?: string) =>
   loadRecipe(path, profile === undefined ? {} : { profile }).recipe.stages[0] as Stage;
 
 test("recipes/compact.yaml resolves with no profile and with each of its profiles", () => {
-  assert.deepEqual(profiles, ["full-budget", "random-subset", "k1-only", "quick", "validation"]);
+  assert.deepEqual(profiles, ["full-budget", "random-subset", "k1-only", "quick", "full-weights", "validation"]);
   for (const profile of [undefined, ...profiles]) {
     const { recipe } = loadRecipe(path, profile === undefined ? {} : { profile });
     assert.deepEqual(
@@ -49,6 +49,11 @@ test("the arms: data and k differ, nothing else", () => {
     assert.deepEqual([d, kk], want, profile);
     assert.deepEqual(other, rest, `${profile}: the same budget, filters, teacher, LoRA and training`);
   }
+  // full-weights changes the training only: every weight, at base's lr.
+  const full = stage("full-weights");
+  assert.equal(full.lora, false);
+  assert.equal(full.train.lr, 3.0e-4);
+  assert.deepEqual({ ...full, lora: stage().lora, train: { ...full.train, lr: stage().train.lr } }, stage());
   // Profiles compose: an arm on the validation split, at the quick size.
   const s = loadRecipe(path, { profile: "random-subset,quick,validation" });
   assert.equal((s.recipe.stages[0] as Stage).data, "random-subset");
