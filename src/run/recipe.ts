@@ -226,8 +226,16 @@ interface SourceFields {
 function checkSources(r: SourceFields, ctx: z.RefinementCtx): void {
   const world = r.world !== undefined;
   const images = r.images !== undefined;
-  r.stages.forEach((s) => {
-    const splits = getStageKind(s.type).needsSplits?.(s) ?? [];
+  const sources = { world, images };
+  r.stages.forEach((s, i) => {
+    const kind = getStageKind(s.type);
+    for (const p of kind.sourceProblems?.(s, sources) ?? [])
+      ctx.addIssue({
+        code: "custom",
+        path: ["stages", i, p.field],
+        message: `stage ${s.name} (${s.type}): ${p.message}`,
+      });
+    const splits = kind.needsSplits?.(s, sources) ?? [];
     const fromImages = stageNeeds(s).poolImages === true && splits.includes("pool");
     const at = `stage ${s.name} (${s.type})`;
     if (fromImages && world && images) {
