@@ -165,17 +165,19 @@ export const answerTurns = (records: readonly SftRecord[]) => records.reduce((n,
 
 /**
  * The general examples drawn beside `compact` records: `general` of them, a seeded draw without
- * replacement (mixRecords, at the share general / (compact + general) of the mix).
+ * replacement (mixRecords, at the share general / (compact + general) of the mix): the first
+ * `general` of the examples' seeded order, whatever the compact records are (seededSubset).
+ * Examples are the world's (GeneralExample) or a general file's conversations.
  */
-export function mixGeneral(
+export function mixGeneral<E extends { id: string }>(
   compact: readonly { id: string }[],
-  examples: readonly GeneralExample[],
+  examples: readonly E[],
   general: number,
   seed: number,
-): GeneralExample[] {
+): E[] {
   if (general === 0) return [];
   const share = general / (compact.length + general);
-  const mixed = mixRecords<{ id: string; example?: GeneralExample }>(
+  const mixed = mixRecords<{ id: string; example?: E }>(
     compact.map((r) => ({ id: r.id })),
     examples.map((example) => ({ id: example.id, example })),
     { share, seed },
