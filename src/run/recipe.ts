@@ -31,8 +31,10 @@
 // (`selfsynth run ... --continue-with URL`); `trainElsewhere: { baseModel, template }`, on the
 // recipe or a stage, names the weights and LLaMA-Factory's template those configs use. A stage's
 // `dataOnly: true` makes its data and skips its training, with no hand-off. Which stage reads which
-// source is checked here, from what each stage kind declares (needsSplits, needs); what an
-// endpoint serves is checked when the run starts.
+// source is checked here, from what each stage kind declares given the recipe's sources
+// (needsSplits: a stage that reads the user's files instead of a split does not need `world:`;
+// sourceProblems: an option that cannot work with them; needs); what an endpoint serves is
+// checked when the run starts.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";

@@ -14,7 +14,9 @@
 //
 // A COMPACT conversation holds 2 or 3 question turns where a general example holds one: at equal
 // records the compact arm trains on more answer turns (as in the paper, where both sides are
-// conversations); the stage logs the turns of each arm.
+// conversations); the stage logs the turns of each arm. With `general: { source: file, ... }` the
+// examples are the file's usable conversations (../common/general-data.ts) and the same budget
+// counts them.
 import { readFileSync } from "node:fs";
 import { checkRecordImages, parseRecordOfKind } from "../../data/dataset.js";
 import { type ImageStore, mimeTypeOfPath, resolveInside } from "../../data/image-store.js";
