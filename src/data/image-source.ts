@@ -62,10 +62,15 @@ export interface SourceImages {
 }
 
 /** One entry of a source: where it is and how to get its bytes (or why not). */
-interface Entry {
+export interface SourceEntry {
   id: string;
   source: string;
   bytes(): { ok: true; bytes: Uint8Array } | { ok: false; reason: SourceImageProblem; message: string };
+}
+
+/** A JSONL line's entry, with the line's fields (for readers that take more than `image`). */
+export interface JsonlEntry extends SourceEntry {
+  fields: Record<string, unknown>;
 }
 
 /** A short name of the source for messages: `image folder DIR`, `JSONL FILE`, `Parquet FILE`. */
@@ -77,7 +82,7 @@ export function describeImageSource(spec: ImageSourceSpec): string {
 
 const IMAGE_FILE = /\.(png|jpe?g|webp)$/i;
 
-function readFileEntry(path: string): ReturnType<Entry["bytes"]> {
+function readFileEntry(path: string): ReturnType<SourceEntry["bytes"]> {
   if (!existsSync(path)) return { ok: false, reason: "missing", message: `${path}: no such file` };
   try {
     const bytes = new Uint8Array(readFileSync(path));
@@ -89,7 +94,7 @@ function readFileEntry(path: string): ReturnType<Entry["bytes"]> {
 }
 
 /** A path a record names, resolved inside `root` (the record file's folder); escaping it is a drop. */
-function insideEntry(root: string, path: string, where: string): ReturnType<Entry["bytes"]> {
+function insideEntry(root: string, path: string, where: string): ReturnType<SourceEntry["bytes"]> {
   try {
     return readFileEntry(resolveInside(root, path, where));
   } catch (error) {
@@ -98,7 +103,8 @@ function insideEntry(root: string, path: string, where: string): ReturnType<Entr
   }
 }
 
-function folderEntries(folder: string): Entry[] {
+/** Every image file under `folder` (recursively), ids their paths relative to it, sorted. */
+export function folderEntries(folder: string): SourceEntry[] {
   if (!existsSync(folder)) throw new ImageSourceError(`image folder ${folder} does not exist`);
   if (!statSync(folder).isDirectory()) throw new ImageSourceError(`image folder ${folder} is not a folder`);
   const files: string[] = [];
@@ -120,7 +126,8 @@ function folderEntries(folder: string): Entry[] {
     .map(({ path, id }) => ({ id, source: path, bytes: () => readFileEntry(path) }));
 }
 
-function jsonlEntries(file: string): Entry[] {
+/** The lines of a JSONL file of {"image": path, "id"?: ...} (paths inside its folder), in file order. */
+export function jsonlEntries(file: string): JsonlEntry[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -128,7 +135,7 @@ function jsonlEntries(file: string): Entry[] {
     throw new ImageSourceError(`JSONL ${file}: cannot read it: ${(error as Error).message}`);
   }
   const root = dirname(file);
-  const entries: Entry[] = [];
+  const entries: JsonlEntry[] = [];
   const ids = new Set<string>();
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
@@ -150,7 +157,12 @@ function jsonlEntries(file: string): Entry[] {
     if (ids.has(id)) throw new ImageSourceError(`${where}: id ${JSON.stringify(id)} is already used by another line`);
     ids.add(id);
     const path = record.image;
-    entries.push({ id, source: where, bytes: () => insideEntry(root, path, `${where}: image`) });
+    entries.push({
+      id,
+      source: where,
+      fields: record as Record<string, unknown>,
+      bytes: () => insideEntry(root, path, `${where}: image`),
+    });
   });
   if (entries.length === 0) throw new ImageSourceError(`JSONL ${file} holds no records`);
   return entries;
@@ -195,7 +207,7 @@ function imageColumn(
   );
 }
 
-async function parquetEntries(file: string, named: string | undefined): Promise<Entry[]> {
+async function parquetEntries(file: string, named: string | undefined): Promise<SourceEntry[]> {
   const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } = await import("hyparquet");
   if (!existsSync(file)) throw new ImageSourceError(`Parquet ${file} does not exist`);
   let rows: Record<string, unknown>[];
@@ -211,7 +223,7 @@ async function parquetEntries(file: string, named: string | undefined): Promise<
     throw new ImageSourceError(`Parquet ${file}: cannot read it: ${(error as Error).message}`);
   }
   const root = dirname(file);
-  const entries = rows.map((row, i): Entry => {
+  const entries = rows.map((row, i): SourceEntry => {
     const where = `${file}:row ${i}`;
     const cell = row[column] as { bytes?: unknown; path?: unknown } | null | undefined;
     const bytes = cell?.bytes instanceof Uint8Array ? cell.bytes : null;
@@ -232,7 +244,7 @@ async function parquetEntries(file: string, named: string | undefined): Promise<
 }
 
 /** The source's entries in their fixed order; throws ImageSourceError when the source itself is unusable. */
-async function listEntries(spec: ImageSourceSpec): Promise<Entry[]> {
+export async function listImageSource(spec: ImageSourceSpec): Promise<SourceEntry[]> {
   if ("folder" in spec) return folderEntries(spec.folder);
   if ("jsonl" in spec) return jsonlEntries(spec.jsonl);
   return parquetEntries(spec.parquet, spec.column);
@@ -240,12 +252,12 @@ async function listEntries(spec: ImageSourceSpec): Promise<Entry[]> {
 
 /** Checks that the source can be listed and holds entries (at a run's start); returns how many. */
 export async function checkImageSource(spec: ImageSourceSpec): Promise<number> {
-  return (await listEntries(spec)).length;
+  return (await listImageSource(spec)).length;
 }
 
 /** Decodes one entry's bytes; what the decoder refuses is a drop with its problem code. */
-async function decodeEntry(
-  entry: Entry,
+export async function decodeEntry(
+  entry: SourceEntry,
   maxPixels: number,
 ): Promise<{ ok: true; image: ChatImage } | { ok: false; drop: SourceDrop }> {
   const got = entry.bytes();
@@ -277,7 +289,7 @@ export interface ReadSourceOptions {
  * item (counted in `dropped`) and the same seed gives the same items whatever the files hold.
  */
 export async function readImageSource(spec: ImageSourceSpec, options: ReadSourceOptions = {}): Promise<SourceImages> {
-  const entries = await listEntries(spec);
+  const entries = await listImageSource(spec);
   const chosen = options.n === undefined || options.n >= entries.length ? entries : subset(entries, options);
   const items: SourceImage[] = [];
   const dropped: SourceDrop[] = [];
@@ -290,7 +302,7 @@ export async function readImageSource(spec: ImageSourceSpec, options: ReadSource
 }
 
 /** n entries drawn with the seed (a partial Fisher-Yates shuffle), then put back in source order. */
-function subset(entries: Entry[], options: ReadSourceOptions): Entry[] {
+export function subset<E>(entries: readonly E[], options: ReadSourceOptions): E[] {
   const order = entries.map((_, i) => i);
   const rand = mulberry32(options.seed ?? 0);
   const n = options.n ?? entries.length;

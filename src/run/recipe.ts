@@ -31,8 +31,10 @@
 // (`selfsynth run ... --continue-with URL`); `trainElsewhere: { baseModel, template }`, on the
 // recipe or a stage, names the weights and LLaMA-Factory's template those configs use. A stage's
 // `dataOnly: true` makes its data and skips its training, with no hand-off. Which stage reads which
-// source is checked here, from what each stage kind declares (needsSplits, needs); what an
-// endpoint serves is checked when the run starts.
+// source is checked here, from what each stage kind declares given the recipe's sources
+// (needsSplits: a stage that reads the user's files instead of a split does not need `world:`;
+// sourceProblems: an option that cannot work with them; needs); what an endpoint serves is
+// checked when the run starts.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
@@ -226,8 +228,16 @@ interface SourceFields {
 function checkSources(r: SourceFields, ctx: z.RefinementCtx): void {
   const world = r.world !== undefined;
   const images = r.images !== undefined;
-  r.stages.forEach((s) => {
-    const splits = getStageKind(s.type).needsSplits?.(s) ?? [];
+  const sources = { world, images };
+  r.stages.forEach((s, i) => {
+    const kind = getStageKind(s.type);
+    for (const p of kind.sourceProblems?.(s, sources) ?? [])
+      ctx.addIssue({
+        code: "custom",
+        path: ["stages", i, p.field],
+        message: `stage ${s.name} (${s.type}): ${p.message}`,
+      });
+    const splits = kind.needsSplits?.(s, sources) ?? [];
     const fromImages = stageNeeds(s).poolImages === true && splits.includes("pool");
     const at = `stage ${s.name} (${s.type})`;
     if (fromImages && world && images) {

@@ -617,7 +617,8 @@ function worldDir(recipe: Recipe): string {
 
 /** The world splits a stage reads: its kind's, less the pool when the recipe's images: give it. */
 function worldSplits(recipe: Recipe, config: StageConfig): SplitName[] {
-  const splits = getStageKind(config.type).needsSplits?.(config) ?? [];
+  const sources = { world: recipe.world !== undefined, images: recipe.images !== undefined };
+  const splits = getStageKind(config.type).needsSplits?.(config, sources) ?? [];
   const fromImages = recipe.images !== undefined && stageNeeds(config).poolImages === true;
   return fromImages ? splits.filter((s) => s !== "pool") : splits;
 }

@@ -60,6 +60,12 @@ export interface StageNeeds {
   poolImages?: boolean;
 }
 
+/** What a recipe gives its stages besides their own options: SceneWorld (`world:`), the user's images (`images:`). */
+export interface RecipeSources {
+  world: boolean;
+  images: boolean;
+}
+
 /** A stage's validated config: its kind's fields plus the common ones. */
 export type StageConfig<S extends z.ZodObject = z.ZodObject> = z.output<S> & StageCommon;
 
@@ -126,8 +132,17 @@ export interface StageKind<S extends z.ZodObject = z.ZodObject> {
   description?: string;
   /** The stage's own fields (name, type and evaluate are added by the recipe schema). */
   schema: S;
-  /** The world splits the stage reads; the runner builds missing ones before any stage runs. */
-  needsSplits?(config: StageConfig<S>): SplitName[];
+  /**
+   * The world splits the stage reads, given what the recipe holds (a stage may read the user's
+   * `images:` instead of a split); the runner builds missing ones before any stage runs.
+   */
+  needsSplits?(config: StageConfig<S>, sources: RecipeSources): SplitName[];
+  /**
+   * Problems of the stage's options against the recipe's sources, reported at recipe load as
+   * `stages[i].<field>: <message>` (e.g. a teacher that needs SceneWorld's scene graphs beside
+   * the user's images). Default: none.
+   */
+  sourceProblems?(config: StageConfig<S>, sources: RecipeSources): { field: string; message: string }[];
   /** What it needs of its model and data (default: nothing declared: a checkpoint it may train). */
   needs?(config: StageConfig<S>): StageNeeds;
   run(ctx: StageContext, config: StageConfig<S>): Promise<StageResult>;

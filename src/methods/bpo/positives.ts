@@ -8,14 +8,11 @@
 //               asked as the base was taught (questionPrompt: the short-answer suffix half the
 //               time). Each a seeded subset, at most one description per image; questions are
 //               drawn from every (image, question) of the split.
-//   canonical   SFT records in the canonical schema (src/data/records.ts), images relative to the
-//               file's folder (or `root`): readRecords validates them, naming file and line.
-//   llava       LLaVA's JSON or JSON Lines (llava-json.ts), images relative to `imageFolder`.
-//   sharegpt    TRL's conversational `messages` (typed content) or LLaMA-Factory's sharegpt
-//               (`conversations` or `messages`, `<image>` markers), JSON or JSON Lines
-//               (src/data/sharegpt.ts), images relative to `imageFolder`; a system prompt goes
-//               before the first user turn's text, since the canonical records hold user and
-//               assistant turns only.
+//   canonical, llava, sharegpt   an SFT file (src/data/sft-file.ts, shared with STS's and
+//               COMPACT's general data): canonical SFT records, LLaVA's JSON or JSON Lines, or
+//               TRL's conversational `messages` / LLaMA-Factory's sharegpt, images relative to
+//               `imageFolder` (default the file's folder); a system prompt goes before the first
+//               user turn's text, since the canonical records hold user and assistant turns only.
 //
 // Every assistant turn of a conversation is a positive, asked with the conversation up to it
 // (ids `<id>/turn-<k>` when a conversation has several). `items` draws a seeded subset of them.
@@ -28,12 +25,8 @@
 // The kept positives become SFT records (method "bpo", reasons ["positive", "style:<style>"]),
 // their images stored in the stage's image store. `style` says which error-injection prompt a
 // served model gets (injection.ts): `description` or `qa`.
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { readRecords } from "../../data/dataset.js";
-import { ImageStore, mimeTypeOfPath, resolveInside } from "../../data/image-store.js";
 import type { SftRecord, Turn } from "../../data/records.js";
-import { readShareGptFile, ShareGptFormatError } from "../../data/sharegpt.js";
+import { readSftFile, type SftFileConversation } from "../../data/sft-file.js";
 import type { ChatImage } from "../../images/chat-image.js";
 import { decodeImage } from "../../images/codec.js";
 import { DESCRIPTION_PROMPTS, questionPrompt } from "../../train/world-data.js";
@@ -43,7 +36,6 @@ import { Rng } from "../../world/rng.js";
 import type { Dropped } from "../common/chunked-records.js";
 import { readImage } from "../common/world-items.js";
 import { MAX_WORDS, wordCount } from "./filters.js";
-import { LlavaFormatError, readLlavaFile } from "./llava-json.js";
 
 export type PositiveStyle = "description" | "qa";
 export type StyleChoice = PositiveStyle | "auto";
@@ -75,8 +67,6 @@ export function guessStyle(prompt: readonly Turn[], choice: StyleChoice): Positi
 }
 
 // --- sources ----------------------------------------------------------------------------------
-
-const IMAGE = "<image>\n";
 
 /** The instruction split's descriptions and questions (see the header), in a seeded order. */
 export function worldPositives(
@@ -135,107 +125,32 @@ function conversationCandidates(
   });
 }
 
-/** The canonical SFT records of `path` (images relative to `root`, default the file's folder). */
-export function canonicalPositives(path: string, style: StyleChoice, root?: string): PositiveCandidate[] {
-  const dataRoot = resolve(root ?? dirname(path));
-  const store = new ImageStore(dataRoot);
-  // readRecords names the file and line of any bad record, duplicate id or missing image; the
-  // lines are read again here only to name them in the later checks (an image that does not decode).
-  const records = readRecords(path, "sft", { root: dataRoot });
-  const lineOf = new Map<string, number>();
-  readFileSync(path, "utf8")
-    .split("\n")
-    .forEach((l, i) => {
-      if (l.trim() !== "") lineOf.set((JSON.parse(l) as { id: string }).id, i + 1);
-    });
-  return records.flatMap((r: SftRecord) => {
-    const where = `${path} line ${lineOf.get(r.id) ?? "?"} (id ${JSON.stringify(r.id)})`;
-    return conversationCandidates(
-      r.id,
-      r.messages,
-      {
-        source: r.id,
-        where,
-        imageCount: r.images.length,
-        loadImage: () => {
-          const image = r.images[0];
-          return { bytes: store.read(image, where), mimeType: mimeTypeOfPath(image) };
-        },
-      },
+/** One candidate per assistant turn of each conversation of an SFT file (src/data/sft-file.ts). */
+function fileCandidates(conversations: readonly SftFileConversation[], style: StyleChoice): PositiveCandidate[] {
+  return conversations.flatMap((c) =>
+    conversationCandidates(
+      c.id,
+      c.turns,
+      { source: c.id, where: c.where, imageCount: c.images.length, loadImage: () => c.readImage(0) },
       style,
-    );
-  });
+    ),
+  );
 }
+
+/** The canonical SFT records of `path` (images relative to `root`, default the file's folder). */
+export const canonicalPositives = (path: string, style: StyleChoice, root?: string) =>
+  fileCandidates(readSftFile(path, "canonical", root), style);
 
 /** The entries of a LLaVA file (images relative to `imageFolder`, default the file's folder). */
-export function llavaPositives(path: string, style: StyleChoice, imageFolder?: string): PositiveCandidate[] {
-  const folder = resolve(imageFolder ?? dirname(path));
-  const ids = new Map<string, number>();
-  return readLlavaFile(path).flatMap(({ entry, line }) => {
-    const id = entry.id === undefined ? `line-${line}` : String(entry.id);
-    const where = `${path} line ${line} (id ${JSON.stringify(id)})`;
-    const first = ids.get(id);
-    if (first !== undefined) throw new LlavaFormatError(`${where}: duplicate id (first on line ${first})`);
-    ids.set(id, line);
-    const markers = entry.conversations.reduce((n, t) => n + (t.value.split("<image>").length - 1), 0);
-    const turns: Turn[] = entry.conversations.map((t) => ({
-      role: t.from === "human" ? "user" : "assistant",
-      content: t.value,
-    }));
-    const image = entry.image;
-    if (image !== undefined) {
-      if (markers > 1) throw new LlavaFormatError(`${where}: ${markers} <image> markers for one image`);
-      // LLaVA's data puts the marker in the first human turn; an entry without one gets it there.
-      if (markers === 0) turns[0] = { role: "user", content: IMAGE + turns[0].content };
-    }
-    return conversationCandidates(
-      id,
-      turns,
-      {
-        source: id,
-        where,
-        imageCount: image === undefined ? 0 : 1,
-        loadImage: () => readFileImage(folder, image ?? "", where, LlavaFormatError),
-      },
-      style,
-    );
-  });
-}
-
-/** An image file inside `folder`; a missing one is an error of `Failure` naming `where`. */
-function readFileImage(
-  folder: string,
-  image: string,
-  where: string,
-  Failure: new (message: string) => Error,
-): ChatImage {
-  const file = resolveInside(folder, image, `${where}: image`);
-  if (!existsSync(file)) throw new Failure(`${where}: image ${JSON.stringify(image)} not found in ${folder}`);
-  return { bytes: new Uint8Array(readFileSync(file)), mimeType: mimeTypeOfPath(file) };
-}
+export const llavaPositives = (path: string, style: StyleChoice, imageFolder?: string) =>
+  fileCandidates(readSftFile(path, "llava", imageFolder), style);
 
 /**
  * The conversations of a TRL or LLaMA-Factory sharegpt file (images relative to `imageFolder`,
  * default the file's folder). A system prompt goes before the first user turn's text.
  */
-export function sharegptPositives(path: string, style: StyleChoice, imageFolder?: string): PositiveCandidate[] {
-  const folder = resolve(imageFolder ?? dirname(path));
-  return readShareGptFile(path).flatMap((c) => {
-    const turns = [...c.turns];
-    if (c.system !== undefined) turns[0] = { role: "user", content: `${c.system}\n\n${turns[0].content}` };
-    return conversationCandidates(
-      c.id,
-      turns,
-      {
-        source: c.id,
-        where: c.where,
-        imageCount: c.images.length,
-        loadImage: () => readFileImage(folder, c.images[0], c.where, ShareGptFormatError),
-      },
-      style,
-    );
-  });
-}
+export const sharegptPositives = (path: string, style: StyleChoice, imageFolder?: string) =>
+  fileCandidates(readSftFile(path, "sharegpt", imageFolder), style);
 
 // --- checks and records -----------------------------------------------------------------------
 

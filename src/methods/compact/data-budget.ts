@@ -14,7 +14,9 @@
 //
 // A COMPACT conversation holds 2 or 3 question turns where a general example holds one: at equal
 // records the compact arm trains on more answer turns (as in the paper, where both sides are
-// conversations); the stage logs the turns of each arm.
+// conversations); the stage logs the turns of each arm. With `general: { source: file, ... }` the
+// examples are the file's usable conversations (../common/general-data.ts) and the same budget
+// counts them.
 import { readFileSync } from "node:fs";
 import { checkRecordImages, parseRecordOfKind } from "../../data/dataset.js";
 import { type ImageStore, mimeTypeOfPath, resolveInside } from "../../data/image-store.js";
@@ -165,17 +167,19 @@ export const answerTurns = (records: readonly SftRecord[]) => records.reduce((n,
 
 /**
  * The general examples drawn beside `compact` records: `general` of them, a seeded draw without
- * replacement (mixRecords, at the share general / (compact + general) of the mix).
+ * replacement (mixRecords, at the share general / (compact + general) of the mix): the first
+ * `general` of the examples' seeded order, whatever the compact records are (seededSubset).
+ * Examples are the world's (GeneralExample) or a general file's conversations.
  */
-export function mixGeneral(
+export function mixGeneral<E extends { id: string }>(
   compact: readonly { id: string }[],
-  examples: readonly GeneralExample[],
+  examples: readonly E[],
   general: number,
   seed: number,
-): GeneralExample[] {
+): E[] {
   if (general === 0) return [];
   const share = general / (compact.length + general);
-  const mixed = mixRecords<{ id: string; example?: GeneralExample }>(
+  const mixed = mixRecords<{ id: string; example?: E }>(
     compact.map((r) => ({ id: r.id })),
     examples.map((example) => ({ id: example.id, example })),
     { share, seed },

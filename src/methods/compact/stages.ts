@@ -11,37 +11,56 @@
 //
 // Files under `<stage>/data`: `compact.jsonl` (every COMPACT conversation made, in image order;
 // resumable chunk by chunk), `drops.jsonl` (reason-coded attempts and images), `train.jsonl` (the
-// arm's records: what is trained on). The images the teacher sees come from the instruction
-// split's scenes (the paper's images are LLaVA-665K's own), drawn in a seeded order until the
-// budget's COMPACT conversations are made.
+// arm's records: what is trained on), `general-drops.jsonl` (a general file's conversations that
+// cannot train). The images the teacher sees come from the instruction split's scenes (the
+// paper's images are LLaVA-665K's own), or from the recipe's `images:` when it has them (a served
+// teacher then: the world's needs scene graphs), drawn in a seeded order until the budget's
+// COMPACT conversations are made; an image of `images:` that does not decode is a reason-coded
+// drop. The general instruction examples, which the budget counts, are the world's (the default)
+// or the conversations of the user's SFT file (`general: { source: file, ... }`,
+// ../common/general-data.ts): then the fractions count the file's usable conversations, and the
+// drawn ones' images are checked before the teacher is asked or anything is written.
 import { join } from "node:path";
 import { z } from "zod";
 import { createBackend } from "../../backends/index.js";
 import { RecordWriter, readRecords } from "../../data/dataset.js";
+import { decodeEntry, describeImageSource, listImageSource, type SourceEntry } from "../../data/image-source.js";
 import type { SftRecord } from "../../data/records.js";
+import { DEFAULT_MAX_PIXELS } from "../../images/codec.js";
 import { defineStageKind, type StageContext, worldOf } from "../../run/stage-kind.js";
 import { seededSubset } from "../../util/prng.js";
 import type { WorldRecord } from "../../world/splits.js";
-import { generateInChunks, readDrops } from "../common/chunked-records.js";
+import { type Dropped, generateInChunks, readDrops } from "../common/chunked-records.js";
 import { LoraSchema, TrainSchema, trainStageModel } from "../common/fine-tune.js";
+import {
+  checkGeneralImages,
+  describeGeneralFile,
+  type GeneralConversation,
+  GeneralSourceSchema,
+  readGeneralFile,
+  storeGeneralRecords,
+  writeGeneralDrops,
+} from "../common/general-data.js";
 import { openStageData, type StageData, storeImage } from "../common/stage-data.js";
 import type { KChoice } from "./combinations.js";
 import {
   answerTurns,
   type Budget,
   budgetPlan,
+  type GeneralExample,
   generalExamples,
   generalRecords,
   instructionBasis,
   mixGeneral,
   questionsByK,
   readWorldImage,
+  type TeacherItem,
   teacherImages,
   writeTrainingFile,
 } from "./data-budget.js";
 import { PAPER_TEACHER_SAMPLING, servedTeacher } from "./served-teacher.js";
-import { compactChunk, type SynthesisOptions } from "./synthesize.js";
-import { type Teacher, worldTeacher } from "./teacher.js";
+import { compactChunk, METHOD, type SynthesisOptions } from "./synthesize.js";
+import { type CompactImage, type Teacher, worldTeacher } from "./teacher.js";
 
 const ServedBackendSchema = z
   .object({
@@ -138,6 +157,9 @@ export const compactSft = defineStageKind({
       .min(1)
       .optional()
       .describe("limit the instruction split to a seeded subset of this many images (default: all)"),
+    general: GeneralSourceSchema.prefault({ source: "sceneworld" }).describe(
+      "the general instruction examples the budget counts: sceneworld (the instruction split) or {source: file, path, format, imageFolder}",
+    ),
     budget: BudgetSchema.prefault({}),
     k: z
       .union([z.literal("per-question"), z.literal(1), z.literal(2), z.literal(3)])
@@ -158,28 +180,59 @@ export const compactSft = defineStageKind({
       .describe("LoRA adapters (the paper), or false to train every weight (as `base` was trained)"),
     train: TrainSchema.prefault({}),
   }),
-  needsSplits: () => ["instruction"],
+  // The instruction split: the world's general examples, and the teacher's images unless the recipe gives its own.
+  needsSplits: (config, sources) =>
+    config.general.source === "sceneworld" || (config.data === "compact" && !sources.images) ? ["instruction"] : [],
+  sourceProblems: (config, sources) => {
+    const problems: { field: string; message: string }[] = [];
+    if (config.data === "compact" && sources.images && config.teacher.kind === "world")
+      problems.push({
+        field: "teacher",
+        message:
+          "the COMPACT questions are written about the recipe's images:, and the world teacher composes them from SceneWorld's scene graphs, which those images lack; use teacher: { kind: served, backend: { baseUrls, model } }",
+      });
+    const readsSplit = config.general.source === "sceneworld" || (config.data === "compact" && !sources.images);
+    if (config.instructionImages !== undefined && !readsSplit)
+      problems.push({
+        field: "instructionImages",
+        message:
+          "limits the instruction split, which this stage does not read (its general examples come from a file and its images from images:); remove it",
+      });
+    return problems;
+  },
   // The teacher is its own model (the world's oracle, or its own served endpoint): the input model only trains.
   needs: () => ({ weights: true }),
   async run(ctx, config) {
     const data = openStageData(ctx, "train.jsonl");
-    const basis = instructionBasis(worldOf(ctx).dir, config.instructionImages);
-    const examples = generalExamples(basis);
-    const budget = budgetPlan(examples.length, config.budget);
+    const fromImages = config.data === "compact" && ctx.images !== null;
+    if (fromImages && config.teacher.kind === "world")
+      throw new Error(
+        `${ctx.name}.teacher: the world teacher needs SceneWorld's scene graphs, and the questions are written about the recipe's images:; use teacher: { kind: served, backend: { baseUrls, model } }`,
+      );
+    const readsSplit = config.general.source === "sceneworld" || (config.data === "compact" && !fromImages);
+    const basis = readsSplit ? instructionBasis(worldOf(ctx).dir, config.instructionImages) : [];
+    const general = generalSide(ctx, config, data, basis);
+    const budget = budgetPlan(general.examples.length, config.budget);
     ctx.log(
-      `${ctx.name}: arm ${config.data}${config.data === "compact" ? ` (k ${config.k})` : ""}; ${examples.length} general instruction examples of ${basis.length} images; budget ${config.data === "full-budget" ? examples.length : budget.total} records${config.data === "compact" ? ` (${budget.method} COMPACT + ${budget.general} general)` : ""}`,
+      `${ctx.name}: arm ${config.data}${config.data === "compact" ? ` (k ${config.k})` : ""}; ${general.describe}; budget ${config.data === "full-budget" ? general.examples.length : budget.total} records${config.data === "compact" ? ` (${budget.method} COMPACT + ${budget.general} general)` : ""}`,
     );
     const made = await ctx.step("records", async () => {
       let records: SftRecord[];
       let compact = 0;
       if (config.data === "compact") {
-        const synth = await synthesize(ctx, data, config, basis, budget);
+        // The general examples the mix will draw (mixGeneral: the first budget.general of their
+        // seeded order), checked before the teacher is asked.
+        await general.check(seededSubset(general.examples, budget.general, ctx.seed));
+        const images = fromImages ? await ownTeacherImages(ctx) : worldTeacherImages(ctx, basis);
+        const synth = await synthesize(ctx, data, config, images, budget);
         compact = synth.length;
-        const drawn = mixGeneral(synth, examples, budget.general, ctx.seed);
-        records = [...synth, ...(await generalRecords(drawn, worldOf(ctx).dir, data.store, ctx.name))];
+        const drawn = mixGeneral(synth, general.examples, budget.general, ctx.seed);
+        records = [...synth, ...(await general.records(drawn))];
       } else {
-        const chosen = config.data === "full-budget" ? examples : seededSubset(examples, budget.total, ctx.seed);
-        records = await generalRecords(chosen, worldOf(ctx).dir, data.store, ctx.name);
+        const chosen =
+          config.data === "full-budget" ? general.examples : seededSubset(general.examples, budget.total, ctx.seed);
+        await general.check(chosen);
+        records = await general.records(chosen);
       }
       writeTrainingFile(data.root, data.recordsPath, records);
       return {
@@ -206,6 +259,104 @@ export const compactSft = defineStageKind({
 
 type CompactConfig = z.output<typeof compactSft.schema>;
 
+/**
+ * The general examples the budget counts, and how to check and store the ones drawn (always
+ * some of `examples`: the world's GeneralExamples or a file's conversations; the stage sees them
+ * as `{id}` through the methods' bivariance).
+ */
+interface GeneralSide<E extends { id: string }> {
+  examples: E[];
+  /** For the log: how many, of what. */
+  describe: string;
+  /** Reads and decodes the images of `chosen` (a file's; the world's are the world's own): an error names the file and line. */
+  check(chosen: E[]): Promise<void>;
+  records(chosen: E[]): Promise<SftRecord[]>;
+}
+
+function generalSide(
+  ctx: StageContext,
+  config: CompactConfig,
+  data: StageData,
+  basis: readonly WorldRecord[],
+): GeneralSide<{ id: string }> {
+  const g = config.general;
+  if (g.source === "sceneworld") {
+    const examples = generalExamples(basis);
+    const world: GeneralSide<GeneralExample> = {
+      examples,
+      describe: `${examples.length} general instruction examples of ${basis.length} images`,
+      check: async () => {},
+      records: (chosen) => generalRecords(chosen, worldOf(ctx).dir, data.store, ctx.name),
+    };
+    return world;
+  }
+  const file = readGeneralFile(g);
+  const fromFile: GeneralSide<GeneralConversation> = {
+    examples: file.conversations,
+    describe: describeGeneralFile(file),
+    check: (chosen) => checkGeneralImages(chosen, { signal: ctx.signal }),
+    records: async (chosen) => {
+      writeGeneralDrops(data.root, file);
+      return storeGeneralRecords(chosen, {
+        method: METHOD,
+        stage: ctx.name,
+        path: file.path,
+        imagePath: storeImage(data.store),
+        signal: ctx.signal,
+      });
+    },
+  };
+  return fromFile;
+}
+
+/** Images for the teacher, in the order it is asked about them, each read when its chunk comes up (`{id}` to the stage, as above). */
+interface TeacherImages<I extends { id: string }> {
+  items: I[];
+  /** Names them in the error of a budget the teacher could not fill: `instruction scenes`. */
+  what: string;
+  /** The chunk's images; one that cannot be read is a drop with a reason code. */
+  load(chunk: I[]): Promise<{ images: CompactImage[]; dropped: Dropped[] }>;
+}
+
+/** The instruction split's scenes in the run's seeded order (the SceneWorld path). */
+function worldTeacherImages(ctx: StageContext, basis: readonly WorldRecord[]): TeacherImages<{ id: string }> {
+  const scenes: TeacherImages<TeacherItem> = {
+    items: teacherImages(basis, ctx.seed),
+    what: "instruction scenes",
+    load: async (chunk) => ({
+      images: chunk.map((item) => ({
+        ...item,
+        image: readWorldImage(worldOf(ctx).dir, item.imagePath, `image ${item.id}`),
+      })),
+      dropped: [],
+    }),
+  };
+  return scenes;
+}
+
+/** The recipe's images: every entry of the source in the run's seeded order, decoded chunk by chunk. */
+async function ownTeacherImages(ctx: StageContext): Promise<TeacherImages<{ id: string }>> {
+  const spec = ctx.images as NonNullable<StageContext["images"]>;
+  const entries = await listImageSource(spec);
+  const own: TeacherImages<SourceEntry> = {
+    items: seededSubset(entries, entries.length, ctx.seed),
+    what: `images of ${describeImageSource(spec)}`,
+    load: async (chunk) => {
+      const out = { images: [] as CompactImage[], dropped: [] as Dropped[] };
+      for (const entry of chunk) {
+        const decoded = await decodeEntry(entry, DEFAULT_MAX_PIXELS);
+        if (decoded.ok) out.images.push({ id: entry.id, image: decoded.image, source: entry.source });
+        else {
+          out.dropped.push({ itemId: entry.id, reason: decoded.drop.reason });
+          ctx.log(`  dropped ${entry.id} (${decoded.drop.reason}): ${decoded.drop.message}`);
+        }
+      }
+      return out;
+    },
+  };
+  return own;
+}
+
 function openTeacher(ctx: StageContext, config: CompactConfig): Teacher {
   const t = config.teacher;
   if (t.kind === "world") return worldTeacher({ synonymRate: worldOf(ctx).config.language.synonymRate });
@@ -222,14 +373,14 @@ async function synthesize(
   ctx: StageContext,
   data: StageData,
   config: CompactConfig,
-  basis: readonly WorldRecord[],
+  source: TeacherImages<{ id: string }>,
   budget: Budget,
 ): Promise<SftRecord[]> {
   if (budget.method < 1)
     throw new Error(
       `${ctx.name}: the budget leaves no COMPACT conversation (${JSON.stringify(budget)}); raise budget.fraction`,
     );
-  const images = teacherImages(basis, ctx.seed);
+  const images = source.items;
   const path = join(data.root, "compact.jsonl");
   const k: KChoice = config.k === "per-question" ? { weights: config.kWeights } : { fixed: config.k };
   const options: SynthesisOptions = {
@@ -255,16 +406,11 @@ async function synthesize(
         writer,
         dropsPath: data.dropsPath,
         signal: ctx.signal,
-        make: (chunk) =>
-          compactChunk(
-            chunk.map((item) => ({
-              ...item,
-              image: readWorldImage(worldOf(ctx).dir, item.imagePath, `image ${item.id}`),
-            })),
-            teacher,
-            options,
-            storeImage(data.store),
-          ),
+        make: async (chunk) => {
+          const loaded = await source.load(chunk);
+          const outcome = await compactChunk(loaded.images, teacher, options, storeImage(data.store));
+          return { ...outcome, dropped: [...loaded.dropped, ...outcome.dropped] };
+        },
       });
       bar.update(Math.min(result.records, budget.method));
     }
@@ -275,7 +421,7 @@ async function synthesize(
     );
     if (result.records < budget.method)
       throw new Error(
-        `${ctx.name}: the teacher made ${result.records} COMPACT conversations from all ${images.length} instruction scenes, fewer than the budget's ${budget.method}; lower budget.fraction or raise instructionImages`,
+        `${ctx.name}: the teacher made ${result.records} COMPACT conversations from all ${images.length} ${source.what}, fewer than the budget's ${budget.method}; lower budget.fraction or ${source.what === "instruction scenes" ? "raise instructionImages" : "give more images"}`,
       );
   } finally {
     bar.done();

@@ -10,7 +10,9 @@
 //
 // Every problem names the file and what is wrong: unreadable or unparsable text, a top level
 // that is not a mapping, a class the run does not know, a class without features, an empty or
-// non-string feature, a class missing from the file.
+// non-string feature, a class missing from the file. On the user's labelled images the classes
+// are the labels the source lists, and the file may list more classes than those (a file for all
+// of CUB-200's classes beside a subset of its images): each label must have its features.
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -59,11 +61,22 @@ function entries(path: string, data: unknown): [string, unknown][] {
   });
 }
 
+export interface ConceptsFileOptions {
+  /** Classes of the file beyond `classes`: refused (SceneWorld's species: a typo), or kept. */
+  others?: "refuse" | "keep";
+  /** Names where the classes come from in a missing class's error (`labelled image folder DIR`). */
+  classesFrom?: string;
+}
+
 /**
  * Reads a concepts file and checks it against `classes` (the run's labels): every class listed,
- * none unknown, each with at least one non-empty feature (duplicates dropped).
+ * none unknown (unless `others: keep`), each with at least one non-empty feature (duplicates dropped).
  */
-export function loadConceptsFile(path: string, classes: readonly string[]): ConceptLists {
+export function loadConceptsFile(
+  path: string,
+  classes: readonly string[],
+  options: ConceptsFileOptions = {},
+): ConceptLists {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -73,7 +86,7 @@ export function loadConceptsFile(path: string, classes: readonly string[]): Conc
   const known = new Set(classes);
   const out = new Map<string, string[]>();
   for (const [name, value] of entries(path, parseText(path, text))) {
-    if (!known.has(name))
+    if (!known.has(name) && options.others !== "keep")
       throw new ConceptsFileError(
         `${path}: unknown class '${name}'; the classes are: ${classes.slice(0, 20).join(", ")}${classes.length > 20 ? ", ..." : ""}`,
       );
@@ -93,7 +106,7 @@ export function loadConceptsFile(path: string, classes: readonly string[]): Conc
   const missing = classes.filter((c) => !out.has(c));
   if (missing.length > 0)
     throw new ConceptsFileError(
-      `${path}: no visual features for class${missing.length > 1 ? "es" : ""} ${missing.join(", ")}`,
+      `${path}: no visual features for class${missing.length > 1 ? "es" : ""} ${missing.join(", ")}${options.classesFrom === undefined ? "" : ` (label${missing.length > 1 ? "s" : ""} of ${options.classesFrom})`}`,
     );
   return out;
 }

@@ -9,18 +9,49 @@
 //             to the bare questions, rejection sampling keeps one per question (answers), mixed,
 //             SFT
 //
+// The training images: SceneWorld's pool creatures with their species (the default), or the
+// user's labelled images (`labelled: { folder | jsonl }`, src/data/labelled-images.ts) with a
+// concepts file covering their labels; rounds 2+ on labelled images take them among round 1's
+// (the images whose concepts it selected). The general instruction data of the mix: the world's
+// instruction split (the default), or the user's SFT file (`general: { source: file, ... }`,
+// ../common/general-data.ts), read and checked when the stage starts, its drawn images checked
+// before the answers are made.
+//
 // Files under `<stage>/data`: `selected.json` (round 1: every image's concept scores and
 // selection), `sts.jsonl` (the method's records), `train.jsonl` (the mix trained on),
-// `drops.jsonl`. Steps are stored results (`steps/*.json`): a killed stage redoes its
-// unfinished step whole.
+// `drops.jsonl` (images that did not decode, answers dropped), `general-drops.jsonl` (a general
+// file's conversations that cannot train). Steps are stored results (`steps/*.json`): a killed
+// stage redoes its unfinished step whole.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { readRecords } from "../../data/dataset.js";
+import {
+  decodeLabelled,
+  describeLabelledSource,
+  drawLabelled,
+  type LabelledEntry,
+  LabelledSourceSchema,
+  labelsOf,
+  listLabelledSource,
+} from "../../data/labelled-images.js";
+import type { SftRecord } from "../../data/records.js";
 import { defineStageKind, type StageContext, worldOf } from "../../run/stage-kind.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
+import { seededSubset } from "../../util/prng.js";
 import { SPECIES_NAMES } from "../../world/creatures.js";
+import type { Dropped } from "../common/chunked-records.js";
 import { LoraSchema, TrainSchema, trainStageModel } from "../common/fine-tune.js";
+import {
+  checkGeneralImages,
+  describeGeneralFile,
+  type GeneralFile,
+  GeneralSourceSchema,
+  generalFileRecords,
+  needGeneral,
+  readGeneralFile,
+  writeGeneralDrops,
+} from "../common/general-data.js";
 import { generalCount, mixRecords } from "../common/mixer.js";
 import { openStageData, storeImage, writeStageRecords } from "../common/stage-data.js";
 import { type ConceptLists, loadConceptsFile, worldConceptLists } from "./concepts.js";
@@ -83,11 +114,21 @@ export const stsRound = defineStageKind({
   schema: z.object({
     round: z.number().int().min(1).describe("1: synthesis from label and concepts; 2+: rejection sampling"),
     conceptsFrom: z.string().min(1).optional().describe("rounds 2+: the round-1 stage whose selected.json is read"),
-    images: z.number().int().min(1).describe("labelled creature images of the pool (a seeded subset)"),
+    images: z
+      .number()
+      .int()
+      .min(1)
+      .describe("labelled images (a seeded subset): the pool's creatures, or `labelled`'s (rounds 2+: of round 1's)"),
+    labelled: LabelledSourceSchema.optional().describe(
+      "the user's labelled images instead of the pool's creatures: {folder} (one sub-folder per class) or {jsonl}",
+    ),
     concepts: z
       .union([z.literal("world"), z.object({ file: z.string().min(1) }).strict()])
       .default("world")
       .describe("world: each species' concepts; {file}: a JSON or YAML file of class -> visual features"),
+    general: GeneralSourceSchema.prefault({ source: "sceneworld" }).describe(
+      "the mix's general instruction data: sceneworld (the instruction split) or {source: file, path, format, imageFolder}",
+    ),
     scorer: z.string().min(1).default("assets/scorer").describe("the CLIP-style scorer (text tower embeddings)"),
     questionTypes: z
       .array(z.enum(QUESTION_TYPES))
@@ -102,15 +143,37 @@ export const stsRound = defineStageKind({
     lora: z.union([z.literal(false), LoraSchema]).prefault({}),
     train: TrainSchema.prefault({}),
   }),
-  needsSplits: () => ["pool", "instruction"],
+  needsSplits: (config) => [
+    ...(config.labelled === undefined ? (["pool"] as const) : []),
+    ...(config.general.source === "sceneworld" ? (["instruction"] as const) : []),
+  ],
+  sourceProblems: (config) =>
+    config.labelled !== undefined && config.concepts === "world"
+      ? [
+          {
+            field: "concepts",
+            message:
+              "the labelled images' classes need their visual features from a file: concepts: { file: PATH } (concepts: world lists SceneWorld's species)",
+          },
+        ]
+      : [],
   async run(ctx, config) {
     if (config.round > 1 && config.conceptsFrom === undefined)
       throw new Error(
         `${ctx.name}.conceptsFrom: round ${config.round} needs the round-1 stage that selected the concepts`,
       );
+    // The files the user gives are read and checked before anything is made.
+    const listed = config.labelled === undefined ? null : listLabelledSource(config.labelled);
+    const concepts = conceptLists(config, listed);
+    const generalFile = config.general.source === "file" ? readGeneralFile(config.general) : null;
+    if (generalFile !== null) ctx.log(`${ctx.name}: ${describeGeneralFile(generalFile)}`);
+    const earlier =
+      config.round === 1
+        ? null
+        : readSelection(join(ctx.runDir, "stages", config.conceptsFrom as string, "data", "selected.json"));
+    const { items, dropped } = await stageItems(ctx, config, listed, earlier);
+    if (generalFile !== null) await checkGeneralStep(ctx, config, generalFile, items.length);
     const data = openStageData(ctx, "sts.jsonl");
-    const items = labelledCreatures(worldOf(ctx).dir, config.images, ctx.seed);
-    const concepts = conceptLists(config.concepts);
     const c: RecordContext = {
       stage: ctx.name,
       round: config.round,
@@ -119,10 +182,7 @@ export const stsRound = defineStageKind({
       imagePath: storeImage(data.store),
     };
     const selectedPath = join(data.root, "selected.json");
-    const selected =
-      config.round === 1
-        ? await selectStep(ctx, config, items, concepts, selectedPath)
-        : readSelection(join(ctx.runDir, "stages", config.conceptsFrom as string, "data", "selected.json"));
+    const selected = earlier ?? (await selectStep(ctx, config, items, concepts, selectedPath));
     const made = await ctx.step("answers", async () => {
       const bar = ctx.progress(`${ctx.name} answers`, items.length);
       const backend =
@@ -137,7 +197,7 @@ export const stsRound = defineStageKind({
             c,
             (n) => bar.update(n),
           );
-          return { ...writeStageRecords(data, "sft", r.records, r.dropped), fallbacks: 0 };
+          return { ...writeStageRecords(data, "sft", r.records, [...dropped, ...r.dropped]), fallbacks: 0 };
         }
         const embedder = clipEmbedder(config.scorer);
         try {
@@ -153,7 +213,7 @@ export const stsRound = defineStageKind({
             c,
             (n) => bar.update(n),
           );
-          return { ...writeStageRecords(data, "sft", r.records, []), fallbacks: r.fallbacks };
+          return { ...writeStageRecords(data, "sft", r.records, dropped), fallbacks: r.fallbacks };
         } finally {
           embedder.close();
         }
@@ -167,13 +227,11 @@ export const stsRound = defineStageKind({
     );
     const mixed = await ctx.step("mix", async () => {
       const method = readRecords(data.recordsPath, "sft", { root: data.root });
-      const general = await generalRecords(
-        worldOf(ctx).dir,
-        generalCount(method.length, config.share),
-        ctx.seed,
-        ctx.name,
-        c.imagePath,
-      );
+      const count = generalCount(method.length, config.share);
+      const general =
+        generalFile === null
+          ? await generalRecords(worldOf(ctx).dir, count, ctx.seed, ctx.name, c.imagePath)
+          : await fileGeneral(ctx, generalFile, count, data.root, c.imagePath);
       const records = mixRecords(method, general, { share: config.share, seed: ctx.seed });
       writeFileAtomic(join(data.root, "train.jsonl"), records.map((r) => `${JSON.stringify(r)}\n`).join(""));
       return { records: records.length, method: method.length, general: records.length - method.length };
@@ -192,8 +250,82 @@ export const stsRound = defineStageKind({
 
 type StsConfig = z.output<typeof stsRound.schema>;
 
-function conceptLists(choice: StsConfig["concepts"]): ConceptLists {
-  return choice === "world" ? worldConceptLists() : loadConceptsFile(choice.file, SPECIES_NAMES);
+/** The classes' concepts: the world's species, or a file checked against the species or the user's labels. */
+function conceptLists(config: StsConfig, listed: readonly LabelledEntry[] | null): ConceptLists {
+  const choice = config.concepts;
+  if (listed === null || config.labelled === undefined)
+    return choice === "world" ? worldConceptLists() : loadConceptsFile(choice.file, SPECIES_NAMES);
+  if (choice === "world")
+    throw new Error("sts: labelled images need concepts: { file: PATH } (concepts: world lists SceneWorld's species)");
+  return loadConceptsFile(choice.file, labelsOf(listed), {
+    others: "keep",
+    classesFrom: describeLabelledSource(config.labelled),
+  });
+}
+
+/**
+ * The stage's labelled images and the drops among them: the pool's creatures, or a seeded subset
+ * of the user's (rounds 2+: of round 1's images, the ones `earlier` selected concepts for), each
+ * decoded (one that is not a usable image is a reason-coded drop).
+ */
+async function stageItems(
+  ctx: StageContext,
+  config: StsConfig,
+  listed: readonly LabelledEntry[] | null,
+  earlier: ReadonlyMap<string, readonly string[]> | null,
+): Promise<{ items: LabelledItem[]; dropped: Dropped[] }> {
+  if (listed === null || config.labelled === undefined)
+    return { items: labelledCreatures(worldOf(ctx).dir, config.images, ctx.seed), dropped: [] };
+  const pool = earlier === null ? listed : listed.filter((e) => earlier.has(e.id));
+  const drawn = drawLabelled(pool, { n: config.images, seed: ctx.seed });
+  const read = await decodeLabelled(drawn);
+  const drops: Record<string, number> = {};
+  for (const d of read.dropped) drops[d.reason] = (drops[d.reason] ?? 0) + 1;
+  ctx.log(
+    `${ctx.name}: ${describeLabelledSource(config.labelled)}: ${read.items.length} of ${drawn.length} images drawn (of ${pool.length}${earlier === null ? "" : " of round 1's"}, ${labelsOf(listed).length} labels) decode${read.dropped.length > 0 ? `; dropped ${JSON.stringify(drops)}` : ""}`,
+  );
+  for (const d of read.dropped.slice(0, 5)) ctx.log(`  dropped ${d.itemId} (${d.reason}): ${d.message}`);
+  if (read.items.length === 0)
+    throw new Error(`${ctx.name}: none of the ${drawn.length} labelled images drawn decodes`);
+  return {
+    items: read.items.map((i) => ({ id: i.id, image: i.image, label: i.label })),
+    dropped: read.dropped.map((d) => ({ itemId: d.itemId, reason: d.reason })),
+  };
+}
+
+/** `count` general records drawn from the user's file (its drops written beside the mix). */
+async function fileGeneral(
+  ctx: StageContext,
+  file: GeneralFile,
+  count: number,
+  root: string,
+  imagePath: RecordContext["imagePath"],
+): Promise<SftRecord[]> {
+  needGeneral(file, count, `${ctx.name}'s mix`);
+  const records = await generalFileRecords(seededSubset(file.conversations, count, ctx.seed), {
+    method: "sts",
+    stage: ctx.name,
+    path: file.path,
+    imagePath,
+    signal: ctx.signal,
+  });
+  writeGeneralDrops(root, file);
+  return records;
+}
+
+/**
+ * Before anything is made: the images of the general conversations the mix can draw at most
+ * (every answer kept; a smaller mix draws a prefix of the same seeded order) are read and
+ * decoded, so that a bad one stops the stage now, naming its file and line.
+ */
+async function checkGeneralStep(ctx: StageContext, config: StsConfig, file: GeneralFile, items: number) {
+  const most = generalCount(items * config.questionTypes.length, config.share);
+  const checked = await ctx.step("general-check", async () => {
+    const chosen = seededSubset(file.conversations, most, ctx.seed);
+    await checkGeneralImages(chosen, { signal: ctx.signal });
+    return { conversations: chosen.length };
+  });
+  ctx.log(`${ctx.name}: the images of ${checked.conversations} general conversations read`);
 }
 
 /** Round 1's describe and select steps; writes selected.json; the selection by image id. */

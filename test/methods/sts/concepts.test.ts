@@ -82,3 +82,25 @@ test("every problem names the file and what is wrong", () => {
     /absent\.json: cannot read the concepts file/,
   );
 });
+
+test("the user's labels: the file may list more classes; a label without features names the label and the source", () => {
+  const cub = file(
+    "cub.json",
+    JSON.stringify({ albatross: ["long wings"], tern: ["forked tail"], gull: ["grey back"] }),
+  );
+  assert.throws(
+    () => loadConceptsFile(cub, classes),
+    /cub\.json: unknown class 'gull'/,
+    "SceneWorld's species: refused",
+  );
+  const lists = loadConceptsFile(cub, classes, { others: "keep" });
+  assert.deepEqual([...lists.keys()], ["albatross", "tern", "gull"]);
+  assert.throws(
+    () =>
+      loadConceptsFile(cub, ["albatross", "Laysan Albatross"], {
+        others: "keep",
+        classesFrom: "labelled image folder /data/cub",
+      }),
+    /cub\.json: no visual features for class Laysan Albatross \(label of labelled image folder \/data\/cub\)/,
+  );
+});

@@ -9,8 +9,8 @@
 // Turns alternate human, gpt, human, gpt, ... (LLaVA's preprocessing assumes it too). An entry
 // without `image` is a text-only conversation; `id` may be a string or a number (both occur).
 import { z } from "zod";
-import { readJsonEntries } from "../../data/json-entries.js";
-import { formatPath } from "../../util/zod-issues.js";
+import { formatPath } from "../util/zod-issues.js";
+import { readJsonEntries } from "./json-entries.js";
 
 export class LlavaFormatError extends Error {
   override name = "LlavaFormatError";

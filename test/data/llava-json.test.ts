@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { after, test } from "node:test";
-import { readLlavaFile } from "../../../src/methods/bpo/llava-json.js";
-import { cleanup, textFiles } from "../../data/fixtures.js";
+import { readLlavaFile } from "../../src/data/llava-json.js";
+import { cleanup, textFiles } from "./fixtures.js";
 
 after(cleanup);
 const file = textFiles("bpo-llava");
