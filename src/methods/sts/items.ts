@@ -15,10 +15,23 @@ export interface LabelledItem {
   label: string;
 }
 
-/** n creature images of the pool (a seeded subset; all of them when fewer), each with its species. */
-export function labelledCreatures(worldDir: string, n: number, seed: number): LabelledItem[] {
-  const creatures = readWorldSplit(worldDir, "pool-truth").filter((r) => r.kind === "creature");
-  if (creatures.length === 0) throw new Error(`${worldDir}: the pool split holds no creature images for STS`);
+/**
+ * n creature images of the pool (a seeded subset; all of them when fewer), each with its species;
+ * with `among`, drawn only from those ids (rounds 2+: round 1's images, whose concepts it selected).
+ */
+export function labelledCreatures(
+  worldDir: string,
+  n: number,
+  seed: number,
+  among?: { has(id: string): boolean },
+): LabelledItem[] {
+  const creatures = readWorldSplit(worldDir, "pool-truth").filter(
+    (r) => r.kind === "creature" && (among === undefined || among.has(r.id)),
+  );
+  if (creatures.length === 0)
+    throw new Error(
+      `${worldDir}: the pool split holds no creature images for STS${among === undefined ? "" : " among round 1's"}`,
+    );
   return seededSubset(creatures, Math.min(n, creatures.length), seed).map((r) => ({
     id: r.id,
     image: readImage(worldDir, r.image, `pool record ${r.id}`),

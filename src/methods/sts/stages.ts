@@ -264,7 +264,7 @@ function conceptLists(config: StsConfig, listed: readonly LabelledEntry[] | null
 }
 
 /**
- * The stage's labelled images and the drops among them: the pool's creatures, or a seeded subset
+ * The stage's labelled images and the drops among them: a seeded subset of the pool's creatures or
  * of the user's (rounds 2+: of round 1's images, the ones `earlier` selected concepts for), each
  * decoded (one that is not a usable image is a reason-coded drop).
  */
@@ -275,7 +275,7 @@ async function stageItems(
   earlier: ReadonlyMap<string, readonly string[]> | null,
 ): Promise<{ items: LabelledItem[]; dropped: Dropped[] }> {
   if (listed === null || config.labelled === undefined)
-    return { items: labelledCreatures(worldOf(ctx).dir, config.images, ctx.seed), dropped: [] };
+    return { items: labelledCreatures(worldOf(ctx).dir, config.images, ctx.seed, earlier ?? undefined), dropped: [] };
   const pool = earlier === null ? listed : listed.filter((e) => earlier.has(e.id));
   const drawn = drawLabelled(pool, { n: config.images, seed: ctx.seed });
   const read = await decodeLabelled(drawn);

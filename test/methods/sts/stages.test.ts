@@ -14,6 +14,7 @@ import { setNumThreads } from "../../../src/engine/index.js";
 import { encodePng } from "../../../src/images/index.js";
 import { registerBuiltinMethods } from "../../../src/methods/index.js";
 import { worldConceptLists } from "../../../src/methods/sts/concepts.js";
+import { labelledCreatures } from "../../../src/methods/sts/items.js";
 import type { ImageSelection } from "../../../src/methods/sts/selection.js";
 import { resolveRecipe } from "../../../src/run/recipe.js";
 import { type Report, runRecipe } from "../../../src/run/runner.js";
@@ -95,6 +96,11 @@ test("rounds 1 and 2: selected concepts, bare questions, labels named, 1:1 mix, 
   // Round 2: one record per image and type, the sampled answer naming the label or the fallback.
   const r2 = readRecords(join(data(run, "sts-round2"), "sts.jsonl"), "sft", { root: data(run, "sts-round2") });
   assert.equal(r2.length, 6);
+  const round1Images = new Set(selection.map((s) => s.id));
+  assert.ok(
+    r2.every((r) => round1Images.has(r.provenance.source as string)),
+    "round 2 samples round 1's images (whose concepts it selected)",
+  );
   for (const r of r2) {
     const label = selection.find((s) => s.id === r.provenance.source)?.label as string;
     const reason = r.provenance.reasons?.[1] ?? "";
@@ -106,6 +112,16 @@ test("rounds 1 and 2: selected concepts, bare questions, labels named, 1:1 mix, 
     }
   }
   assert.ok(lines.some((l) => /sts-round2: round 2: 6 answers \(\d fallbacks\)/.test(l)));
+  // The draw behind it: among the given ids only (this pool holds 2 creatures; round 1 drew both).
+  const everyCreature = labelledCreatures(worldDir, 10, 0);
+  assert.equal(everyCreature.length, 2);
+  for (const kept of everyCreature) {
+    const drawn = labelledCreatures(worldDir, 2, 3, new Set([kept.id]));
+    assert.deepEqual(
+      drawn.map((c) => c.id),
+      [kept.id],
+    );
+  }
   const report = JSON.parse(readFileSync(join(run, "report.json"), "utf8")) as Report;
   assert.deepEqual(
     report.rounds.map((r) => r.name),
