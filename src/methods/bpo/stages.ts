@@ -178,7 +178,16 @@ export const bpoPreferences = defineStageKind({
     train: TrainSchema.prefault({}),
   }),
   needsSplits: (config) => (config.positives.source === "sceneworld" ? ["instruction"] : []),
-  needs: () => ({ backend: { images: 1 }, weights: true }),
+  needs: (config) => ({
+    backend: { images: 1 },
+    weights: true,
+    // Contrastive weakening decodes inside the embedded model (every step's full logits,
+    // weakening.ts). Declared, so that over an endpoint the run refuses it at start (as CSR's
+    // diverse-beam), not after the positives are stored, when the pairs step first calls it.
+    ...(config.weakening !== false && config.weakening.decoding === "contrastive"
+      ? { embeddedOnly: CONTRASTIVE_NEEDS }
+      : {}),
+  }),
   async run(ctx, config) {
     const generators = GENERATORS.filter((g) => config[g] !== false);
     if (generators.length === 0)
@@ -257,6 +266,9 @@ export const bpoPreferences = defineStageKind({
     });
   },
 });
+
+const CONTRASTIVE_NEEDS =
+  "its weakening.decoding contrastive needs the model's full next-token logits at every step, which an OpenAI-compatible server does not return (set weakening: { decoding: noisy }, the paper's, to weaken over the endpoint)";
 
 type PositivesConfig = z.output<typeof PositivesSchema>;
 
