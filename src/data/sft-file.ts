@@ -19,6 +19,7 @@
 // draws (decodeImage) before it stores anything.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { z } from "zod";
 import type { ChatImage } from "../images/chat-image.js";
 import { readRecords } from "./dataset.js";
 import { ImageStore, mimeTypeOfPath, resolveInside } from "./image-store.js";
@@ -28,6 +29,17 @@ import { readShareGptFile, ShareGptFormatError } from "./sharegpt.js";
 
 export const SFT_FILE_FORMATS = ["canonical", "llava", "sharegpt"] as const;
 export type SftFileFormat = (typeof SFT_FILE_FORMATS)[number];
+
+/** A recipe's fields naming an SFT file (BPO's positives, the general data of STS and COMPACT). */
+export const SftFileFields = {
+  path: z.string().min(1).describe("the SFT file, relative to the working directory"),
+  format: z
+    .enum(SFT_FILE_FORMATS)
+    .describe(
+      "canonical SFT records (JSONL), LLaVA's JSON / JSON Lines, or sharegpt: TRL's conversational messages or LLaMA-Factory's sharegpt (JSON / JSON Lines)",
+    ),
+  imageFolder: z.string().min(1).optional().describe("where image paths are relative to (default: the file's folder)"),
+};
 
 /** One entry of an SFT file: a whole conversation. */
 export interface SftFileConversation {

@@ -17,6 +17,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { readRecords } from "../../data/dataset.js";
 import { mimeTypeOfPath } from "../../data/image-store.js";
+import { SftFileFields } from "../../data/sft-file.js";
 import { worldVocabulary } from "../../eval/world-benches.js";
 import { CLIP_NORMALIZE } from "../../images/diffusion-noise.js";
 import { writeJsonAtomic } from "../../run/atomic.js";
@@ -54,17 +55,7 @@ const PositivesSchema = z.discriminatedUnion("source", [
   z
     .object({
       source: z.literal("file"),
-      path: z.string().min(1).describe("the SFT file, relative to the working directory"),
-      format: z
-        .enum(["canonical", "llava", "sharegpt"])
-        .describe(
-          "canonical SFT records (JSONL), LLaVA's JSON / JSON Lines, or sharegpt: TRL's conversational messages or LLaMA-Factory's sharegpt (JSON / JSON Lines)",
-        ),
-      imageFolder: z
-        .string()
-        .min(1)
-        .optional()
-        .describe("where image paths are relative to (default: the file's folder)"),
+      ...SftFileFields,
       items: z.number().int().min(1).optional().describe("a seeded subset of the answers (default: all)"),
       style: z
         .enum(["auto", "description", "qa"])

@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { appendDrops } from "../../data/drops.js";
 import type { SftRecord, Turn } from "../../data/records.js";
-import { readSftFile, SFT_FILE_FORMATS, type SftFileConversation } from "../../data/sft-file.js";
+import { readSftFile, type SftFileConversation, SftFileFields } from "../../data/sft-file.js";
 import type { ChatImage } from "../../images/chat-image.js";
 import { decodeImage } from "../../images/codec.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
@@ -34,17 +34,7 @@ export const GeneralSourceSchema = z
     z
       .object({
         source: z.literal("file"),
-        path: z.string().min(1).describe("the SFT file, relative to the working directory"),
-        format: z
-          .enum(SFT_FILE_FORMATS)
-          .describe(
-            "canonical SFT records (JSONL), LLaVA's JSON / JSON Lines, or sharegpt: TRL's conversational messages or LLaMA-Factory's sharegpt (JSON / JSON Lines)",
-          ),
-        imageFolder: z
-          .string()
-          .min(1)
-          .optional()
-          .describe("where image paths are relative to (default: the file's folder)"),
+        ...SftFileFields,
       })
       .strict(),
   ])
