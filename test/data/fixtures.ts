@@ -97,3 +97,14 @@ export async function smallDataset(): Promise<{
   writeFileSync(join(root, "records.jsonl"), `${JSON.stringify(sft)}\n${JSON.stringify(pref)}\n`);
   return { root, red, blue, redBytes, blueBytes, sft, pref };
 }
+
+/** One ShareGPT JSONL line: a one-turn question about `image` with a short answer. */
+export const shareGptLine = (id: string, image: string) =>
+  JSON.stringify({
+    id,
+    conversations: [
+      { from: "human", value: "<image>Q?" },
+      { from: "gpt", value: "A." },
+    ],
+    images: [image],
+  });

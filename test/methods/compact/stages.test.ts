@@ -24,7 +24,7 @@ import { getStageKind } from "../../../src/run/stage-kind.js";
 import { readMetrics } from "../../../src/train/metrics.js";
 import { buildSplit } from "../../../src/world/build.js";
 import { loadWorldConfig } from "../../../src/world/config.js";
-import { readJsonl, solid } from "../../data/fixtures.js";
+import { readJsonl, shareGptLine, solid } from "../../data/fixtures.js";
 import { quietDeps, tinyWorldStage } from "../stic/stage-fixtures.js";
 
 setNumThreads(1);
@@ -404,15 +404,7 @@ test("random-subset and full-budget count the file's conversations; a bad genera
 
   writeFileSync(join(own, "coco", "broken.png"), "not a png");
   const bad = join(own, "bad.jsonl");
-  const entry = (id: string, image: string) =>
-    JSON.stringify({
-      id,
-      conversations: [
-        { from: "human", value: "<image>Q?" },
-        { from: "gpt", value: "A." },
-      ],
-      images: [image],
-    });
+  const entry = shareGptLine;
   // 10 conversations, general 0.2: 2 drawn; both on the broken image, so whichever are drawn fail.
   writeFileSync(bad, `${Array.from({ length: 10 }, (_, i) => entry(`b${i}`, "coco/broken.png")).join("\n")}\n`);
   asked.questions = 0;

@@ -19,7 +19,7 @@ import type { ImageSelection } from "../../../src/methods/sts/selection.js";
 import { resolveRecipe } from "../../../src/run/recipe.js";
 import { type Report, runRecipe } from "../../../src/run/runner.js";
 import { getStageKind } from "../../../src/run/stage-kind.js";
-import { readJsonl, solid } from "../../data/fixtures.js";
+import { readJsonl, shareGptLine, solid } from "../../data/fixtures.js";
 import { quietDeps, saveTinyScorer, tinyWorldStage } from "../stic/stage-fixtures.js";
 
 setNumThreads(1);
@@ -354,15 +354,7 @@ test("on the user's data: a label without features, or a general image that does
 
   writeFileSync(join(own, "coco", "broken.png"), "not a png");
   const bad = join(own, "bad-general.jsonl");
-  const entry = (id: string, image: string) =>
-    JSON.stringify({
-      id,
-      conversations: [
-        { from: "human", value: "<image>Q?" },
-        { from: "gpt", value: "A." },
-      ],
-      images: [image],
-    });
+  const entry = shareGptLine;
   writeFileSync(
     bad,
     `${Array.from({ length: 11 }, (_, i) => entry(`g${i}`, "coco/mug.png")).join("\n")}\n${entry("bad", "coco/broken.png")}\n`,
